@@ -1,0 +1,66 @@
+# The two commands: `make run` (embedded default) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint unit integration faults bench services tools clean openapi client
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/tessera up
+
+services:
+	@scripts/services.sh
+	@scripts/slurm.sh
+	@scripts/registry.sh
+	@scripts/base-image.sh
+
+# Prometheus and docker-compose, which the metrics and deploy tests run for real.
+tools:
+	@scripts/test-tools.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install services tools lint
+	$(BIN)/pytest -q
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install services tools
+	$(BIN)/pytest -q tests/integration
+
+# The fault suite (also part of `make test`): prints faults_lost=, faults_duplicates=,
+# fuzz_cases= and fuzz_5xx= at the end.
+faults: install services
+	$(BIN)/pytest -q tests/faults
+
+bench: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python bench/submit.py
+	$(BIN)/python bench/build.py
+	$(BIN)/python bench/slurm.py
+
+# openapi.json is exported from the app; the client in clients/python is generated from it.
+openapi: install
+	$(BIN)/python -m services.api.openapi openapi.json
+
+client: openapi
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path openapi.json \
+		--config clients/python-client.yaml --meta setup --output-path clients/python \
+		--overwrite --fail-on-warning
+
+clean:
+	rm -rf $(VENV) .tessera .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,188 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.accepted import Accepted
+from ...models.error_body import ErrorBody
+from ...types import Response
+
+
+def _get_kwargs(
+    testbed_id: UUID,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/api/v1/testbeds/{testbed_id}/refresh".format(
+            testbed_id=quote(str(testbed_id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Accepted | ErrorBody | None:
+    if response.status_code == 202:
+        response_202 = Accepted.from_dict(response.json())
+
+        return response_202
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Accepted | ErrorBody]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    testbed_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[Accepted | ErrorBody]:
+    """Refresh a testbed's nodes
+
+     Re-discover the testbed's nodes now.
+
+    Args:
+        testbed_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Accepted | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        testbed_id=testbed_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    testbed_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Accepted | ErrorBody | None:
+    """Refresh a testbed's nodes
+
+     Re-discover the testbed's nodes now.
+
+    Args:
+        testbed_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Accepted | ErrorBody
+    """
+
+    return sync_detailed(
+        testbed_id=testbed_id,
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    testbed_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[Accepted | ErrorBody]:
+    """Refresh a testbed's nodes
+
+     Re-discover the testbed's nodes now.
+
+    Args:
+        testbed_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Accepted | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        testbed_id=testbed_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    testbed_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Accepted | ErrorBody | None:
+    """Refresh a testbed's nodes
+
+     Re-discover the testbed's nodes now.
+
+    Args:
+        testbed_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Accepted | ErrorBody
+    """
+
+    return (
+        await asyncio_detailed(
+            testbed_id=testbed_id,
+            client=client,
+        )
+    ).parsed

@@ -1,0 +1,89 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .accelerator import Accelerator
+from .accepted import Accepted
+from .build_out import BuildOut
+from .build_section import BuildSection
+from .cancelled import Cancelled
+from .deployment_created import DeploymentCreated
+from .deployment_out import DeploymentOut
+from .deployment_page import DeploymentPage
+from .deployment_spec import DeploymentSpec
+from .deployment_spec_environment import DeploymentSpecEnvironment
+from .deployment_specification import DeploymentSpecification
+from .error_body import ErrorBody
+from .field_error import FieldError
+from .file_spec import FileSpec
+from .health import Health
+from .health_checks import HealthChecks
+from .inspection_created import InspectionCreated
+from .inspection_out import InspectionOut
+from .inspection_page import InspectionPage
+from .inspection_spec import InspectionSpec
+from .inspection_spec_environment import InspectionSpecEnvironment
+from .inspection_specification import InspectionSpecification
+from .node_out import NodeOut
+from .node_out_labels import NodeOutLabels
+from .node_page import NodePage
+from .python_section import PythonSection
+from .requests import Requests
+from .requests_hardware_type_0 import RequestsHardwareType0
+from .run_list import RunList
+from .run_out import RunOut
+from .run_result import RunResult
+from .run_result_hwinfo import RunResultHwinfo
+from .run_result_os_release_type_0 import RunResultOsReleaseType0
+from .run_result_usage_type_0 import RunResultUsageType0
+from .run_section import RunSection
+from .status import Status
+from .status_runs import StatusRuns
+from .testbed_create import TestbedCreate
+from .testbed_create_config import TestbedCreateConfig
+from .testbed_list import TestbedList
+from .testbed_out import TestbedOut
+from .testbed_out_config import TestbedOutConfig
+
+__all__ = (
+    "Accelerator",
+    "Accepted",
+    "BuildOut",
+    "BuildSection",
+    "Cancelled",
+    "DeploymentCreated",
+    "DeploymentOut",
+    "DeploymentPage",
+    "DeploymentSpec",
+    "DeploymentSpecEnvironment",
+    "DeploymentSpecification",
+    "ErrorBody",
+    "FieldError",
+    "FileSpec",
+    "Health",
+    "HealthChecks",
+    "InspectionCreated",
+    "InspectionOut",
+    "InspectionPage",
+    "InspectionSpec",
+    "InspectionSpecEnvironment",
+    "InspectionSpecification",
+    "NodeOut",
+    "NodeOutLabels",
+    "NodePage",
+    "PythonSection",
+    "Requests",
+    "RequestsHardwareType0",
+    "RunList",
+    "RunOut",
+    "RunResult",
+    "RunResultHwinfo",
+    "RunResultOsReleaseType0",
+    "RunResultUsageType0",
+    "RunSection",
+    "Status",
+    "StatusRuns",
+    "TestbedCreate",
+    "TestbedCreateConfig",
+    "TestbedList",
+    "TestbedOut",
+    "TestbedOutConfig",
+)

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.deployment_spec_environment import DeploymentSpecEnvironment
+    from ..models.requests import Requests
+
+
+T = TypeVar("T", bound="DeploymentSpec")
+
+
+@_attrs_define
+class DeploymentSpec:
+    """Run an existing image or a command, without a build.
+
+    Attributes:
+        identifier (None | str | Unset):
+        image (None | str | Unset): An image to run; omit to run on the host.
+        command (list[str] | Unset): argv, run without a shell.
+        environment (DeploymentSpecEnvironment | Unset):
+        requests (None | Requests | Unset):
+        batch_size (int | Unset):  Default: 1.
+        timeout (int | None | Unset):
+        testbed (None | str | Unset):
+    """
+
+    identifier: None | str | Unset = UNSET
+    image: None | str | Unset = UNSET
+    command: list[str] | Unset = UNSET
+    environment: DeploymentSpecEnvironment | Unset = UNSET
+    requests: None | Requests | Unset = UNSET
+    batch_size: int | Unset = 1
+    timeout: int | None | Unset = UNSET
+    testbed: None | str | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.requests import Requests  # noqa: PLC0415
+
+        identifier: None | str | Unset
+        if isinstance(self.identifier, Unset):
+            identifier = UNSET
+        else:
+            identifier = self.identifier
+
+        image: None | str | Unset
+        if isinstance(self.image, Unset):
+            image = UNSET
+        else:
+            image = self.image
+
+        command: list[str] | Unset = UNSET
+        if not isinstance(self.command, Unset):
+            command = self.command
+
+        environment: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.environment, Unset):
+            environment = self.environment.to_dict()
+
+        requests: dict[str, Any] | None | Unset
+        if isinstance(self.requests, Unset):
+            requests = UNSET
+        elif isinstance(self.requests, Requests):
+            requests = self.requests.to_dict()
+        else:
+            requests = self.requests
+
+        batch_size = self.batch_size
+
+        timeout: int | None | Unset
+        if isinstance(self.timeout, Unset):
+            timeout = UNSET
+        else:
+            timeout = self.timeout
+
+        testbed: None | str | Unset
+        if isinstance(self.testbed, Unset):
+            testbed = UNSET
+        else:
+            testbed = self.testbed
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update({})
+        if identifier is not UNSET:
+            field_dict["identifier"] = identifier
+        if image is not UNSET:
+            field_dict["image"] = image
+        if command is not UNSET:
+            field_dict["command"] = command
+        if environment is not UNSET:
+            field_dict["environment"] = environment
+        if requests is not UNSET:
+            field_dict["requests"] = requests
+        if batch_size is not UNSET:
+            field_dict["batch_size"] = batch_size
+        if timeout is not UNSET:
+            field_dict["timeout"] = timeout
+        if testbed is not UNSET:
+            field_dict["testbed"] = testbed
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.deployment_spec_environment import DeploymentSpecEnvironment  # noqa: PLC0415
+        from ..models.requests import Requests  # noqa: PLC0415
+
+        d = dict(src_dict)
+
+        def _parse_identifier(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        identifier = _parse_identifier(d.pop("identifier", UNSET))
+
+        def _parse_image(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        image = _parse_image(d.pop("image", UNSET))
+
+        command = cast(list[str], d.pop("command", UNSET))
+
+        _environment = d.pop("environment", UNSET)
+        environment: DeploymentSpecEnvironment | Unset
+        if isinstance(_environment, Unset):
+            environment = UNSET
+        else:
+            environment = DeploymentSpecEnvironment.from_dict(_environment)
+
+        def _parse_requests(data: object) -> None | Requests | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                requests_type_0 = Requests.from_dict(data)
+
+                return requests_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Requests | Unset, data)
+
+        requests = _parse_requests(d.pop("requests", UNSET))
+
+        batch_size = d.pop("batch_size", UNSET)
+
+        def _parse_timeout(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        timeout = _parse_timeout(d.pop("timeout", UNSET))
+
+        def _parse_testbed(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        testbed = _parse_testbed(d.pop("testbed", UNSET))
+
+        deployment_spec = cls(
+            identifier=identifier,
+            image=image,
+            command=command,
+            environment=environment,
+            requests=requests,
+            batch_size=batch_size,
+            timeout=timeout,
+            testbed=testbed,
+        )
+
+        return deployment_spec

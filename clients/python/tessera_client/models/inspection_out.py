@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from uuid import UUID
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+if TYPE_CHECKING:
+    from ..models.build_out import BuildOut
+
+
+T = TypeVar("T", bound="InspectionOut")
+
+
+@_attrs_define
+class InspectionOut:
+    """
+    Attributes:
+        id (UUID):
+        identifier (None | str):
+        state (str):
+        state_reason (None | str):
+        batch_size (int):
+        created_at (datetime.datetime):
+        updated_at (datetime.datetime):
+        finished_at (datetime.datetime | None):
+        build (BuildOut | None):
+        build_only (bool):  Default: False.
+    """
+
+    id: UUID
+    identifier: None | str
+    state: str
+    state_reason: None | str
+    batch_size: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    build: BuildOut | None
+    build_only: bool = False
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.build_out import BuildOut  # noqa: PLC0415
+
+        id = str(self.id)
+
+        identifier: None | str
+        identifier = self.identifier
+
+        state = self.state
+
+        state_reason: None | str
+        state_reason = self.state_reason
+
+        batch_size = self.batch_size
+
+        created_at = self.created_at.isoformat()
+
+        updated_at = self.updated_at.isoformat()
+
+        finished_at: None | str
+        if isinstance(self.finished_at, datetime.datetime):
+            finished_at = self.finished_at.isoformat()
+        else:
+            finished_at = self.finished_at
+
+        build: dict[str, Any] | None
+        if isinstance(self.build, BuildOut):
+            build = self.build.to_dict()
+        else:
+            build = self.build
+
+        build_only = self.build_only
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "id": id,
+                "identifier": identifier,
+                "state": state,
+                "state_reason": state_reason,
+                "batch_size": batch_size,
+                "created_at": created_at,
+                "updated_at": updated_at,
+                "finished_at": finished_at,
+                "build": build,
+                "build_only": build_only,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.build_out import BuildOut  # noqa: PLC0415
+
+        d = dict(src_dict)
+        id = UUID(d.pop("id"))
+
+        def _parse_identifier(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        identifier = _parse_identifier(d.pop("identifier"))
+
+        state = d.pop("state")
+
+        def _parse_state_reason(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        state_reason = _parse_state_reason(d.pop("state_reason"))
+
+        batch_size = d.pop("batch_size")
+
+        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+
+        updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
+
+        def _parse_finished_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                finished_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return finished_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        finished_at = _parse_finished_at(d.pop("finished_at"))
+
+        def _parse_build(data: object) -> BuildOut | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                build_type_0 = BuildOut.from_dict(data)
+
+                return build_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(BuildOut | None, data)
+
+        build = _parse_build(d.pop("build"))
+
+        build_only = d.pop("build_only")
+
+        inspection_out = cls(
+            id=id,
+            identifier=identifier,
+            state=state,
+            state_reason=state_reason,
+            batch_size=batch_size,
+            created_at=created_at,
+            updated_at=updated_at,
+            finished_at=finished_at,
+            build=build,
+            build_only=build_only,
+        )
+
+        inspection_out.additional_properties = d
+        return inspection_out
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,130 @@
+"""The API process: app factory, lifespan (engines live here, not at import), routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api import errors
+from services.api import metrics as api_metrics
+from services.api.deps import RateLimiter, TokenCache
+from services.api.routers import deployments, health, inspections, nodes, runs, testbeds
+from services.api.service import CandidateCache
+from shared.broker import make_publisher
+from shared.config import Settings, get_settings
+from shared.db.session import async_sessions, make_async_engine
+from shared.store import ArtifactStore
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(send)
+                return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = (
+            b'{"error":"too_large","detail":"the request body is over the limit of '
+            + str(self.limit).encode()
+            + b' bytes","fields":[]}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_async_engine(settings.db_url, "api")
+        app.state.sessions = async_sessions(engine)
+        app.state.publisher = make_publisher(settings)
+        yield
+        await app.state.publisher.close()
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Tessera",
+        version="0.1.0",
+        summary="Build the environment an application needs and run it on the hardware "
+        "it asks for.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = ArtifactStore(settings.artifact_root)
+    app.state.token_cache = TokenCache(settings.auth_cache_s)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s)
+    app.state.candidates = CandidateCache(settings.inventory_cache_s)
+    errors.install(app)
+    api = APIRouter(prefix="/api/v1")
+    for module in (inspections, deployments, runs, testbeds, nodes):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    app.include_router(api_metrics.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    # Added last, so outermost: refused bodies and errors are counted too.
+    app.add_middleware(api_metrics.HttpMetrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory: `uvicorn --factory services.api.app:app_from_env`."""
+    return create_app()

@@ -1,0 +1,90 @@
+"""/api/v1/runs/{run_id}: one run by its id, whatever made it; its log (live) and result."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy import select
+
+from services.api import logstream
+from services.api.deps import PrincipalDep, SessionDep
+from services.api.errors import Conflict, NotFound, Unauthorized, Unavailable, Unprocessable
+from services.api.errors import responses as error_responses
+from services.api.routers.common import store
+from services.api.schemas import RunOut, RunResult
+from shared.db.models import Run, Testbed
+from shared.states import RUN_TERMINAL
+from shared.store import run_log_key, run_result_key
+
+router = APIRouter(
+    prefix="/runs",
+    tags=["runs"],
+    responses=error_responses(Unauthorized, NotFound, Unprocessable, Unavailable),
+)
+
+
+async def owned_run(
+    session: SessionDep, project_id: uuid.UUID, run_id: uuid.UUID
+) -> tuple[Run, str | None]:
+    """The run and its testbed's name if it belongs to the project; else 404, as if absent."""
+    row = (
+        await session.execute(
+            select(Run, Testbed.name)
+            .outerjoin(Testbed, Run.testbed_id == Testbed.id)
+            .where(Run.id == run_id, Run.project_id == project_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no run {run_id}")
+    return row[0], row[1]
+
+
+@router.get("/{run_id}", summary="A run by its id", operation_id="get_run")
+async def get(run_id: uuid.UUID, session: SessionDep, who: PrincipalDep) -> RunOut:
+    """A run of an inspection or a deployment of the caller's project."""
+    run, testbed = await owned_run(session, who.project_id, run_id)
+    out = RunOut.model_validate(run)
+    out.testbed = testbed
+    return out
+
+
+@router.get(
+    "/{run_id}/log",
+    response_class=PlainTextResponse,
+    responses=logstream.log_responses(),
+    summary="A run's output (stdout and stderr), so far or live",
+    operation_id="get_run_log",
+)
+async def log(
+    run_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    follow: logstream.FollowDep,
+) -> Response:
+    """The interleaved output of the run; with `follow=true`, a live stream until it ends."""
+    run, _ = await owned_run(session, who.project_id, run_id)
+    probe = logstream.run_probe(request.app.state.sessions, run.id)
+    return await logstream.respond(request, session, run_log_key(run.id), probe, follow)
+
+
+@router.get(
+    "/{run_id}/result",
+    responses=error_responses(Conflict),
+    summary="A run's result: hwinfo, stdout, stderr, exit code, usage",
+    operation_id="get_run_result",
+)
+async def result(
+    run_id: uuid.UUID, request: Request, session: SessionDep, who: PrincipalDep
+) -> RunResult:
+    """Ready when the run has ended (409 before)."""
+    run, _ = await owned_run(session, who.project_id, run_id)
+    if run.state not in RUN_TERMINAL:
+        raise Conflict(f"run {run.id} is {run.state}; its result is ready when it ends")
+    data = store(request).get(run_result_key(run.id))
+    if data is None:
+        raise NotFound(f"run {run.id} ended {run.state} without a result")
+    return RunResult.model_validate(json.loads(data))

@@ -1,0 +1,204 @@
+"""/api/v1/testbeds: where runs can go. Admin only; credentials are write-only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import asyncssh
+from fastapi import APIRouter, Body, Request
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.api import service
+from services.api.deps import AdminDep, SessionDep
+from services.api.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+    responses,
+)
+from services.api.routers.common import TOO_LARGE
+from services.api.schemas import (
+    TESTBED_EXAMPLES,
+    Accepted,
+    TestbedCreate,
+    TestbedList,
+    TestbedOut,
+)
+from shared import secrets
+from shared.config import get_settings
+from shared.db.models import Node, Run, Testbed
+from shared.states import RUN_TERMINAL
+from shared.testbeds.slurm_config import SlurmConfig
+
+ADMIN_ERRORS = responses(Unauthorized, Forbidden)
+router = APIRouter(
+    prefix="/testbeds",
+    tags=["testbeds"],
+    responses={**ADMIN_ERRORS, **responses(Unprocessable, Unavailable)},
+)
+SUPPORTED_KINDS = ("local", "slurm")
+PLANNED_KINDS = ("ssh", "kubernetes", "ec2")
+
+
+def _checked_config(body: TestbedCreate) -> dict[str, Any]:
+    """The kind's config, validated (422 naming the field); `local` takes any config as is."""
+    if body.kind != "slurm":
+        return body.config
+    try:
+        config = SlurmConfig.model_validate(body.config)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in ("config", *first["loc"]))
+        raise Unprocessable.on(where, first["msg"]) from None
+    if config.host_key is None and not get_settings().ssh_trust_on_first_use:
+        raise Unprocessable.on(
+            "config.host_key",
+            "required: the login node's public host key (trust on first use is off; "
+            "TESSERA_SSH_TRUST_ON_FIRST_USE turns it on)",
+        )
+    if not body.credentials:
+        raise Unprocessable.on("credentials", "required: the SSH private key (OpenSSH or PEM)")
+    try:
+        asyncssh.import_private_key(body.credentials)
+    except (asyncssh.KeyImportError, ValueError):
+        raise Unprocessable.on(
+            "credentials", "not an unencrypted SSH private key (OpenSSH or PEM)"
+        ) from None
+    return config.model_dump(exclude_none=True)
+
+
+def _out(testbed: Testbed, nodes: int) -> TestbedOut:
+    return TestbedOut(
+        id=testbed.id,
+        name=testbed.name,
+        kind=testbed.kind,
+        config=testbed.config,
+        state=testbed.state,
+        state_reason=testbed.state_reason,
+        has_credentials=testbed.credentials is not None,
+        refreshed_at=testbed.refreshed_at,
+        created_at=testbed.created_at,
+        nodes=nodes,
+    )
+
+
+async def _node_count(session: SessionDep, testbed_id: uuid.UUID) -> int:
+    count = await session.execute(select(func.count()).where(Node.testbed_id == testbed_id))
+    return int(count.scalar_one())
+
+
+async def _get(session: SessionDep, testbed_id: uuid.UUID) -> Testbed:
+    testbed = await session.get(Testbed, testbed_id)
+    if testbed is None:
+        raise NotFound(f"no testbed {testbed_id}")
+    return testbed
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={**responses(Conflict), **TOO_LARGE},
+    summary="Add a testbed",
+    operation_id="create_testbed",
+)
+async def create(
+    body: Annotated[TestbedCreate, Body(openapi_examples=TESTBED_EXAMPLES)],
+    request: Request,
+    session: SessionDep,
+    _admin: AdminDep,
+) -> TestbedOut:
+    """Add a testbed; its nodes appear once the monitor has refreshed it."""
+    if body.kind not in SUPPORTED_KINDS:
+        planned = " (not available in this version)" if body.kind in PLANNED_KINDS else ""
+        raise Unprocessable.on(
+            "kind",
+            f"unsupported testbed kind {body.kind!r}{planned}; "
+            f"supported: {', '.join(SUPPORTED_KINDS)}",
+        )
+    config = _checked_config(body)
+    testbed = Testbed(
+        name=body.name,
+        kind=body.kind,
+        config=config,
+        credentials=secrets.encrypt(body.credentials) if body.credentials else None,
+        state="unknown",
+    )
+    session.add(testbed)
+    try:
+        await session.commit()
+    except IntegrityError:
+        raise Conflict(f"a testbed named {body.name!r} exists") from None
+    await service.dispatch(request.app.state.publisher, [("monitor.refresh", str(testbed.id))])
+    request.app.state.candidates.clear()
+    return _out(testbed, 0)
+
+
+@router.get("", summary="List testbeds", operation_id="list_testbeds")
+async def list_(session: SessionDep, _admin: AdminDep) -> TestbedList:
+    """Every testbed with its node count, by name."""
+    grouped = await session.execute(select(Node.testbed_id, func.count()).group_by(Node.testbed_id))
+    counts = {row[0]: row[1] for row in grouped}
+    rows = (await session.execute(select(Testbed).order_by(Testbed.name))).scalars()
+    return TestbedList(items=[_out(row, counts.get(row.id, 0)) for row in rows])
+
+
+@router.get(
+    "/{testbed_id}",
+    responses=responses(NotFound),
+    summary="A testbed",
+    operation_id="get_testbed",
+)
+async def get(testbed_id: uuid.UUID, session: SessionDep, _admin: AdminDep) -> TestbedOut:
+    """The testbed (its credentials are never returned)."""
+    testbed = await _get(session, testbed_id)
+    return _out(testbed, await _node_count(session, testbed.id))
+
+
+@router.delete(
+    "/{testbed_id}",
+    status_code=204,
+    responses=responses(NotFound, Conflict),
+    summary="Remove a testbed",
+    operation_id="delete_testbed",
+)
+async def delete(
+    testbed_id: uuid.UUID, request: Request, session: SessionDep, _admin: AdminDep
+) -> None:
+    """Remove a testbed that no unfinished run uses."""
+    testbed = await _get(session, testbed_id)
+    busy = await session.execute(
+        select(func.count()).where(Run.testbed_id == testbed.id, Run.state.not_in(RUN_TERMINAL))
+    )
+    if busy.scalar_one():
+        raise Conflict(f"testbed {testbed.name!r} has unfinished runs; cancel them first")
+    used = await session.execute(select(func.count()).where(Run.testbed_id == testbed.id))
+    if used.scalar_one():
+        # Finished runs keep their history: the testbed goes offline instead of away.
+        testbed.state, testbed.state_reason = "offline", "removed by an admin"
+        testbed.name = f"removed-{testbed.id.hex[:12]}"
+    else:
+        await session.delete(testbed)
+    await session.commit()
+    request.app.state.candidates.clear()
+
+
+@router.post(
+    "/{testbed_id}/refresh",
+    status_code=202,
+    responses=responses(NotFound),
+    summary="Refresh a testbed's nodes",
+    operation_id="refresh_testbed",
+)
+async def refresh(
+    testbed_id: uuid.UUID, request: Request, session: SessionDep, _admin: AdminDep
+) -> Accepted:
+    """Re-discover the testbed's nodes now."""
+    testbed = await _get(session, testbed_id)
+    await service.dispatch(request.app.state.publisher, [("monitor.refresh", str(testbed.id))])
+    return Accepted(state=testbed.state)

@@ -1,0 +1,319 @@
+"""What the API answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schemas import Strict
+
+
+class Out(BaseModel):
+    """A response body. Fields with defaults are always sent, so the document marks them
+    required and generated clients need not treat them as possibly absent."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+
+class InspectionCreated(Out):
+    inspection_id: uuid.UUID
+    state: str
+    batch_size: int
+    build_only: bool
+
+
+class DeploymentCreated(Out):
+    deployment_id: uuid.UUID
+    state: str
+    batch_size: int
+
+
+class BuildOut(Out):
+    id: uuid.UUID
+    state: str
+    state_reason: str | None
+    runtime: str
+    cached: bool
+    spec_hash: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunOut(Out):
+    id: uuid.UUID
+    index: int
+    inspection_id: uuid.UUID | None = Field(None, description="Set when an inspection made it.")
+    deployment_id: uuid.UUID | None = Field(None, description="Set when a deployment made it.")
+    state: str
+    state_reason: str | None
+    testbed: str | None = None
+    node_name: str | None
+    exit_code: int | None
+    created_at: datetime
+    placed_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunList(Out):
+    items: list[RunOut]
+
+
+class RunResult(Out):
+    """A finished run's result document (Amun's keys, plus where and how it ended)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "run_id": "0b9c6a55-6f42-4a8e-9a3c-3f7d8f3d2f11",
+                    "index": 0,
+                    "testbed": "local",
+                    "node": "gpu-node-01",
+                    "hwinfo": {"cpu": {"model_name": "Intel(R) Xeon(R) Platinum 8480+"}},
+                    "stdout": {"tflops": 612.4},
+                    "stderr": "",
+                    "exit_code": 0,
+                    "script_sha256": "9f86d081884c7d659a2feaa0c55ad015"
+                    "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "start_datetime": "2026-11-22T10:00:00+00:00",
+                    "end_datetime": "2026-11-22T10:00:07+00:00",
+                    "hostname": "gpu-node-01",
+                }
+            ]
+        },
+    )
+
+    run_id: str
+    index: int
+    testbed: str | None = None
+    node: str | None = None
+    hwinfo: dict[str, Any] = Field(
+        default_factory=dict, description="What the probe found on the node the run used."
+    )
+    stdout: Any = Field(None, description="Parsed JSON when stdout is JSON, else the text.")
+    stderr: str = ""
+    exit_code: int | None = None
+    signal: str | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    script_sha256: str | None = None
+    usage: dict[str, Any] | None = Field(None, description="The command's rusage.")
+    start_datetime: str | None = None
+    end_datetime: str | None = None
+    os_release: dict[str, Any] | None = None
+    hostname: str | None = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    error: str | None = Field(None, description="Why the runner could not run the command.")
+
+
+class Status(Out):
+    state: str
+    state_reason: str | None
+    build: BuildOut | None = None
+    runs: dict[str, int] = Field(description="Runs by state.")
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class RequestOut(Out):
+    id: uuid.UUID
+    identifier: str | None
+    state: str
+    state_reason: str | None
+    batch_size: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class InspectionOut(RequestOut):
+    build: BuildOut | None = None
+    build_only: bool = False
+
+
+class DeploymentOut(RequestOut):
+    pass
+
+
+class InspectionPage(Out):
+    items: list[InspectionOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+
+
+class DeploymentPage(Out):
+    items: list[DeploymentOut]
+    next_cursor: str | None
+
+
+class Cancelled(Out):
+    state: str
+    cancelled_runs: int
+
+
+class TestbedCreate(Strict):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    kind: str = Field(description="local or slurm (ssh, kubernetes and ec2 come later)")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="slurm: host, port, user, host_key, partition, account, qos, gres_types, "
+        "gres_vendor, work_dir, max_sessions, accounting.",
+    )
+    credentials: str | None = Field(
+        None,
+        description="Write-only, encrypted at rest, never returned. slurm: the SSH private key.",
+    )
+
+
+class TestbedOut(Out):
+    id: uuid.UUID
+    name: str
+    kind: str
+    config: dict[str, Any]
+    state: str
+    state_reason: str | None
+    has_credentials: bool
+    refreshed_at: datetime | None
+    created_at: datetime
+    nodes: int
+
+
+class TestbedList(Out):
+    items: list[TestbedOut]
+
+
+class Accelerator(Out):
+    kind: str = Field(description="gpu, fpga or accelerator.")
+    vendor: str
+    model: str
+    memory_bytes: int | None
+    count: int = Field(description="How many the node has.")
+    free: int | None = Field(
+        None,
+        description="How many no placed or running run holds; 0 on an offline node or testbed.",
+    )
+
+
+class NodeOut(Out):
+    id: uuid.UUID
+    name: str
+    testbed: str
+    state: str
+    state_reason: str | None
+    arch: str | None
+    cpu_vendor: str | None
+    cpu_model: str | None
+    cpu_flags: list[str]
+    cores: int | None
+    memory_bytes: int | None
+    accelerators: list[Accelerator]
+    labels: dict[str, str]
+    features: list[str]
+    runtimes: list[str]
+    updated_at: datetime
+
+
+class NodePage(Out):
+    items: list[NodeOut]
+    next_cursor: str | None
+
+
+class Accepted(Out):
+    state: str
+
+
+class Health(Out):
+    status: str
+    checks: dict[str, str] = {}
+
+
+# Request examples for the OpenAPI document (`openapi_examples` of each request body).
+INSPECTION_EXAMPLES: dict[str, Any] = {
+    "json-script": {
+        "summary": "A script printing JSON, three runs on AVX2 nodes",
+        "value": {
+            "base": "host",
+            "script": "#!/usr/bin/env python3\nimport json, platform\n"
+            "print(json.dumps({'python': platform.python_version()}))\n",
+            "batch_size": 3,
+            "run": {
+                "requests": {
+                    "cpu": 1,
+                    "memory": "256MiB",
+                    "hardware": {"cpu": {"flags": ["avx2"]}},
+                }
+            },
+        },
+    },
+    "gpu": {
+        "summary": "A PyTorch matrix multiply on one H100",
+        "value": {
+            "base": "host",
+            "python_packages": ["torch==2.5.1"],
+            "script": "#!/usr/bin/env python3\nimport json, torch\n"
+            "a = torch.randn(8192, 8192, device='cuda')\n"
+            "print(json.dumps({'sum': float((a @ a).sum())}))\n",
+            "run": {"requests": {"hardware": "H100:1"}, "timeout": 1800},
+        },
+    },
+    "pipfile-lock": {
+        "summary": "Amun style: a Pipfile and its Pipfile.lock",
+        "value": {
+            "base": "host",
+            "python": {
+                "requirements": '[packages]\nsix = "==1.16.0"\n',
+                "requirements_locked": '{"_meta": {}, "default": {"six": {"version": "==1.16.0", '
+                '"hashes": ["sha256:8abb2f1d86890a2dfb989f9a77cfcfd3'
+                'e47c2a354b01111771326f8aa26e0254"]}}}',
+            },
+            "script": "#!/usr/bin/env python3\nimport six\nprint(six.__version__)\n",
+        },
+    },
+    "build-only": {
+        "summary": "Build only: check the environment builds, run nothing",
+        "value": {"base": "host", "packages": ["coreutils"], "python_packages": ["six==1.16.0"]},
+    },
+}
+DEPLOYMENT_EXAMPLES: dict[str, Any] = {
+    "command": {
+        "summary": "A command on the host (argv, no shell)",
+        "value": {"command": ["python3", "-c", "print(42)"], "batch_size": 1},
+    },
+    "image-on-gpu": {
+        "summary": "An image on one H100",
+        "value": {
+            "image": "registry.example:5000/app:1.0",
+            "command": ["python", "serve.py"],
+            "requests": {"hardware": "H100:1"},
+        },
+    },
+}
+TESTBED_EXAMPLES: dict[str, Any] = {
+    "local": {"summary": "This machine", "value": {"name": "workstation", "kind": "local"}},
+    "slurm": {
+        "summary": "A SLURM cluster behind an SSH login node",
+        "value": {
+            "name": "cluster",
+            "kind": "slurm",
+            "config": {
+                "host": "login.example.org",
+                "port": 22,
+                "user": "tessera",
+                "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExample",
+                "partition": "gpu",
+                "gres_types": {"H100": "h100", "A100": "a100"},
+            },
+            "credentials": "-----BEGIN OPENSSH PRIVATE KEY-----\n...",
+        },
+    },
+}

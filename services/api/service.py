@@ -1,0 +1,305 @@
+"""Inspections and deployments: accept, scope to the project, cancel. Endpoints stay thin."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.errors import NotFound, Unprocessable
+from shared import hardware, inventory
+from shared.broker import Publisher
+from shared.db.models import Build, Deployment, Inspection, Run, Testbed, utcnow
+from shared.environment import environment_digest
+from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec
+from shared.states import BUILD_TERMINAL, REQUEST_TERMINAL, RUN_TERMINAL
+
+Task = tuple[str, str]
+Parent = TypeVar("Parent", bound=Inspection | Deployment)
+
+
+@dataclass(frozen=True)
+class Created:
+    id: uuid.UUID
+    state: str
+    batch_size: int
+
+
+class CandidateCache:
+    """The online inventory, re-read at most every `ttl` seconds (submits read it each time)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: list[inventory.Candidate] = []
+        self._expires = 0.0
+
+    async def get(self, session: AsyncSession) -> list[inventory.Candidate]:
+        if time.monotonic() < self._expires:
+            return self._value
+        rows = await session.execute(inventory.online_nodes())
+        self._value = [inventory.candidate(node, name, kind) for node, name, kind in rows]
+        self._expires = time.monotonic() + self.ttl
+        return self._value
+
+    def clear(self) -> None:
+        self._expires = 0.0
+
+
+async def dispatch(publisher: Publisher, tasks: Sequence[Task]) -> None:
+    """Send tasks after the commit; one the broker refuses is re-sent by the reconciler."""
+    for name, arg in tasks:
+        await publisher.send(name, arg)
+
+
+def _check_feasible(
+    candidates: list[inventory.Candidate],
+    spec: hardware.HardwareSpec,
+    *,
+    testbed: str | None,
+    image: str | None,
+    spec_field: str,
+) -> uuid.UUID | None:
+    found = inventory.feasible(
+        spec, candidates, testbed=testbed, image=image, spec_field=spec_field
+    )
+    if isinstance(found, inventory.Unmet):
+        raise Unprocessable.on(found.field, found.reason)
+    return found[0].testbed_id if testbed is not None else None
+
+
+async def create_inspection(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    spec: InspectionSpec,
+    candidates: list[inventory.Candidate],
+) -> tuple[Created, list[Task]]:
+    image = None if spec.base == HOST_BASE else spec.base
+    field = "run.requests.hardware" if spec.script is not None else "build.requests.hardware"
+    requests = (
+        spec.run_requests()
+        if spec.script is not None
+        else ((spec.build.requests if spec.build else None) or spec.run_requests())
+    )
+    testbed_id = _check_feasible(
+        candidates, requests.spec(), testbed=spec.testbed, image=image, spec_field=field
+    )
+    build_id, inspection_id = uuid.uuid4(), uuid.uuid4()
+    batch_size = spec.batch_size if spec.script else 0
+    # Core inserts: the ORM's unit of work costs more CPU than the rest of a submit.
+    await session.execute(
+        insert(Build).values(
+            id=build_id,
+            project_id=project_id,
+            spec_hash=environment_digest(spec),
+            runtime="native" if image is None else "image",
+            state="pending",
+        )
+    )
+    await session.execute(
+        insert(Inspection).values(
+            id=inspection_id,
+            project_id=project_id,
+            identifier=spec.identifier,
+            specification=spec.model_dump(mode="json", exclude_none=True),
+            build_id=build_id,
+            testbed_id=testbed_id,
+            batch_size=batch_size,
+            state="pending",
+        )
+    )
+    if batch_size:
+        await session.execute(
+            insert(Run),
+            [
+                {
+                    "project_id": project_id,
+                    "inspection_id": inspection_id,
+                    "index": index,
+                    "state": "pending",
+                }
+                for index in range(batch_size)
+            ],
+        )
+    return Created(inspection_id, "pending", batch_size), [("builder.build", str(build_id))]
+
+
+async def create_deployment(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    spec: DeploymentSpec,
+    candidates: list[inventory.Candidate],
+) -> tuple[Created, list[Task]]:
+    testbed_id = _check_feasible(
+        candidates,
+        spec.run_requests().spec(),
+        testbed=spec.testbed,
+        image=spec.image,
+        spec_field="requests.hardware",
+    )
+    deployment_id = uuid.uuid4()
+    run_ids = [uuid.uuid4() for _ in range(spec.batch_size)]
+    await session.execute(
+        insert(Deployment).values(
+            id=deployment_id,
+            project_id=project_id,
+            identifier=spec.identifier,
+            specification=spec.model_dump(mode="json", exclude_none=True),
+            testbed_id=testbed_id,
+            batch_size=spec.batch_size,
+            state="running",
+        )
+    )
+    await session.execute(
+        insert(Run),
+        [
+            {
+                "id": run_id,
+                "project_id": project_id,
+                "deployment_id": deployment_id,
+                "index": index,
+                "state": "queued",
+            }
+            for index, run_id in enumerate(run_ids)
+        ],
+    )
+    return Created(deployment_id, "running", spec.batch_size), [
+        ("deployer.place", str(run_id)) for run_id in run_ids
+    ]
+
+
+async def get_owned(
+    session: AsyncSession, model: type[Parent], project_id: uuid.UUID, item_id: uuid.UUID
+) -> Parent:
+    """The row if it belongs to the project; another project's id is simply not found."""
+    row = await session.get(model, item_id)
+    if row is None or row.project_id != project_id:
+        raise NotFound(f"no {model.__tablename__[:-1]} {item_id}")
+    return row
+
+
+def _parent_filter(parent: Inspection | Deployment) -> ColumnElement[bool]:
+    if isinstance(parent, Inspection):
+        return Run.inspection_id == parent.id
+    return Run.deployment_id == parent.id
+
+
+async def runs_of(
+    session: AsyncSession, parent: Inspection | Deployment
+) -> list[tuple[Run, str | None]]:
+    rows = await session.execute(
+        select(Run, Testbed.name)
+        .outerjoin(Testbed, Run.testbed_id == Testbed.id)
+        .where(_parent_filter(parent))
+        .order_by(Run.index)
+    )
+    return [(run, name) for run, name in rows]
+
+
+async def run_counts(session: AsyncSession, parent: Inspection | Deployment) -> dict[str, int]:
+    rows = await session.execute(
+        select(Run.state, func.count()).where(_parent_filter(parent)).group_by(Run.state)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def run_at(session: AsyncSession, parent: Inspection | Deployment, index: int) -> Run:
+    run = (
+        await session.execute(select(Run).where(_parent_filter(parent), Run.index == index))
+    ).scalar_one_or_none()
+    if run is None:
+        raise NotFound(f"no run {index}")
+    return run
+
+
+async def cancel(session: AsyncSession, parent: Inspection | Deployment) -> tuple[int, list[Task]]:
+    """Cancel what has not ended: unplaced runs at once, placed ones through the deployer."""
+    now = utcnow()
+    tasks: list[Task] = []
+    unplaced = await session.execute(
+        update(Run)
+        .where(_parent_filter(parent), Run.state.in_(("pending", "building", "queued")))
+        .values(
+            state="cancelled",
+            cancel_requested=True,
+            state_reason="cancelled by request",
+            finished_at=now,
+            updated_at=now,
+        )
+        .returning(Run.id)
+    )
+    count = len(unplaced.all())
+    placed = await session.execute(
+        update(Run)
+        .where(_parent_filter(parent), Run.state.in_(("placed", "running")))
+        .values(cancel_requested=True, updated_at=now)
+        .returning(Run.id)
+    )
+    for (run_id,) in placed.all():
+        tasks.append(("deployer.cancel", str(run_id)))
+        count += 1
+    if isinstance(parent, Inspection):
+        await session.execute(
+            update(Build)
+            .where(Build.id == parent.build_id, Build.state == "pending")
+            .values(state="cancelled", state_reason="cancelled by request", finished_at=now)
+        )
+    if parent.state not in REQUEST_TERMINAL:
+        remaining = await session.execute(
+            select(func.count()).where(_parent_filter(parent), Run.state.not_in(RUN_TERMINAL))
+        )
+        build_open = False
+        if isinstance(parent, Inspection):
+            build = await session.get(Build, parent.build_id)
+            build_open = build is not None and build.state not in BUILD_TERMINAL
+        if remaining.scalar_one() == 0 and not build_open:
+            parent.state = "cancelled"
+            parent.finished_at = now
+        parent.state_reason = "cancelled by request"
+    return count, tasks
+
+
+def encode_cursor(created_at: datetime, item_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, item = raw.partition("|")
+        return datetime.fromisoformat(stamp), uuid.UUID(item)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Unprocessable.on("cursor", "not a cursor this API gave out") from None
+
+
+async def page(
+    session: AsyncSession,
+    model: type[Parent],
+    project_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    state: str | None,
+) -> tuple[list[Parent], str | None]:
+    """Newest first, keyset-paged on (created_at, id): stable while rows are added."""
+    query: Any = select(model).where(model.project_id == project_id)
+    if state is not None:
+        query = query.where(model.state == state)
+    if cursor is not None:
+        created_at, item_id = decode_cursor(cursor)
+        query = query.where(tuple_(model.created_at, model.id) < tuple_(created_at, item_id))
+    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, next_cursor

@@ -1,0 +1,140 @@
+"""Node inventory: how nodes are stored, and which of them can take a request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from shared import hardware
+from shared.db.models import Node, Testbed
+
+# Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
+IMAGE_RUNTIMES = frozenset({"podman", "buildah", "docker", "apptainer", "enroot", "kubernetes"})
+
+
+def node_to_json(node: hardware.NodeInfo, runtimes: Iterable[str]) -> dict[str, Any]:
+    """The inventory column of a node row."""
+    return {
+        "arch": node.arch,
+        "cpu_vendor": node.cpu_vendor,
+        "cpu_model": node.cpu_model,
+        "cpu_flags": sorted(node.cpu_flags),
+        "cores": node.cores,
+        "memory_bytes": node.memory_bytes,
+        "accelerators": [
+            {
+                "kind": a.kind,
+                "vendor": a.vendor,
+                "model": a.model,
+                "memory_bytes": a.memory_bytes,
+                "count": a.count,
+            }
+            for a in node.accelerators
+        ],
+        "labels": dict(node.labels),
+        "features": sorted(node.features),
+        "runtimes": sorted(set(runtimes)),
+    }
+
+
+def node_from_json(
+    name: str, testbed: str, data: Mapping[str, Any], online: bool
+) -> hardware.NodeInfo:
+    return hardware.NodeInfo(
+        name=name,
+        testbed=testbed,
+        arch=data.get("arch"),
+        cpu_vendor=data.get("cpu_vendor"),
+        cpu_model=data.get("cpu_model"),
+        cpu_flags=frozenset(data.get("cpu_flags", ())),
+        cores=data.get("cores"),
+        memory_bytes=data.get("memory_bytes"),
+        accelerators=tuple(
+            hardware.NodeAccelerator(
+                kind=a["kind"],
+                vendor=a["vendor"],
+                model=a["model"],
+                memory_bytes=a.get("memory_bytes"),
+                count=int(a["count"]),
+            )
+            for a in data.get("accelerators", ())
+        ),
+        labels=tuple(sorted(dict(data.get("labels", {})).items())),
+        features=frozenset(data.get("features", ())),
+        online=online,
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A node as placement sees it: the node, its testbed and what it can run."""
+
+    testbed_id: uuid.UUID
+    testbed: str
+    kind: str
+    node: hardware.NodeInfo
+    runtimes: frozenset[str]
+
+
+def online_nodes() -> Select[Node, str, str]:
+    """Nodes of online testbeds, with their testbed's name and kind."""
+    return (
+        select(Node, Testbed.name, Testbed.kind)
+        .join(Testbed, Node.testbed_id == Testbed.id)
+        .where(Testbed.state == "online")
+    )
+
+
+def candidate(node: Node, testbed: str, kind: str) -> Candidate:
+    return Candidate(
+        testbed_id=node.testbed_id,
+        testbed=testbed,
+        kind=kind,
+        node=node_from_json(node.name, testbed, node.inventory, node.state == "online"),
+        runtimes=frozenset(node.inventory.get("runtimes", ())),
+    )
+
+
+@dataclass(frozen=True)
+class Unmet:
+    field: str
+    reason: str
+
+
+def feasible(
+    spec: hardware.HardwareSpec,
+    candidates: Sequence[Candidate],
+    *,
+    testbed: str | None,
+    image: str | None,
+    spec_field: str,
+) -> list[Candidate] | Unmet:
+    """The candidates that fit, in order; or the one constraint that no node meets."""
+    if testbed is not None:
+        pool = [c for c in candidates if c.testbed == testbed]
+        if not pool and testbed not in {c.testbed for c in candidates}:
+            return Unmet("testbed", f"no online testbed is named {testbed!r}")
+        where = f"testbed {testbed!r}"
+    else:
+        pool = list(candidates)
+        where = "the testbeds"
+    pool = [c for c in pool if c.node.online]
+    if not pool:
+        return Unmet("testbed", f"no online node in {where}")
+    if image is not None:
+        pool = [c for c in pool if c.runtimes & IMAGE_RUNTIMES]
+        if not pool:
+            return Unmet(
+                "base" if spec_field.startswith("run") else "image",
+                f"no online node in {where} offers a container runtime to run image {image!r}"
+                " (base 'host' runs on the node's own OS)",
+            )
+    fits = [c for c in pool if not hardware.match(spec, c.node)]
+    if fits:
+        return fits
+    reason = hardware.first_unmet(spec, [c.node for c in pool]) or "no node fits"
+    return Unmet(spec_field, reason)

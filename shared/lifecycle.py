@@ -1,0 +1,99 @@
+"""State changes shared by the workers: compare-and-set, and the parent's state kept in step."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shared.db.models import Build, Deployment, Inspection, Run, utcnow
+from shared.states import REQUEST_TERMINAL, RUN_TERMINAL, request_state
+
+
+def cas_run(
+    session: Session, run_id: uuid.UUID, expected: Collection[str], new: str, **values: Any
+) -> bool:
+    """Move a run to `new` only if it is still in one of `expected`; True if it moved."""
+    now = utcnow()
+    if new in RUN_TERMINAL:
+        values.setdefault("finished_at", now)
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_(tuple(expected)))
+        .values(state=new, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def cas_build(
+    session: Session, build_id: uuid.UUID, expected: Collection[str], new: str, **values: Any
+) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Build)
+        .where(Build.id == build_id, Build.state.in_(tuple(expected)))
+        .values(state=new, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def refresh_parent(
+    session: Session,
+    run: Run | None = None,
+    *,
+    inspection_id: uuid.UUID | None = None,
+    deployment_id: uuid.UUID | None = None,
+) -> str | None:
+    """Recompute an inspection's or deployment's state from its build and runs."""
+    if run is not None:
+        inspection_id, deployment_id = run.inspection_id, run.deployment_id
+    parent: Inspection | Deployment | None
+    build_state: str | None = None
+    build_reason: str | None = None
+    if inspection_id is not None:
+        # The row lock orders concurrent finishers: the last one sees every run ended.
+        parent = session.execute(
+            select(Inspection).where(Inspection.id == inspection_id).with_for_update()
+        ).scalar_one_or_none()
+        if parent is not None:
+            build = session.get(Build, parent.build_id)
+            if build is not None:
+                build_state, build_reason = build.state, build.state_reason
+        runs_filter = Run.inspection_id == inspection_id
+    elif deployment_id is not None:
+        parent = session.execute(
+            select(Deployment).where(Deployment.id == deployment_id).with_for_update()
+        ).scalar_one_or_none()
+        runs_filter = Run.deployment_id == deployment_id
+    else:
+        return None
+    if parent is None:
+        return None
+    rows = session.execute(
+        select(Run.state, Run.state_reason, Run.cancel_requested, Run.index)
+        .where(runs_filter)
+        .order_by(Run.index)
+    ).all()
+    cancelled = any(row.cancel_requested for row in rows) or build_state == "cancelled"
+    state = request_state(build_state, [row.state for row in rows], cancelled)
+    if state != parent.state:
+        parent.state = state
+        parent.updated_at = utcnow()
+        if state in REQUEST_TERMINAL:
+            parent.finished_at = utcnow()
+        if state == "failed":
+            failed = [row for row in rows if row.state not in ("succeeded", "cancelled")]
+            parent.state_reason = (
+                f"build failed: {build_reason}"
+                if build_state == "failed"
+                else f"{len(failed)} of {len(rows)} runs did not succeed; run {failed[0].index}: "
+                f"{failed[0].state_reason or failed[0].state}"
+                if failed
+                else None
+            )
+    return state

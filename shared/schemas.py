@@ -1,0 +1,426 @@
+"""What users send: inspection and deployment specifications, validated before anything runs.
+
+Field names follow Amun's inspection API. Every user string that will later reach a command
+line, a file path or a recipe is checked here against a strict grammar, so a bad value is
+answered with a 422 naming its field instead of surfacing as a failed run.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared import hardware
+from shared.config import get_settings
+from shared.hardware import HardwareSpec
+from shared.python_env import (
+    check_python_requirement,
+    requirements_from_lock,
+    requirements_from_pipfile,
+    requirements_from_txt,
+)
+
+HOST_BASE = "host"
+
+_IMAGE_REF = re.compile(
+    r"^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?"  # registry host[:port]/
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+# Package names as each package manager spells them, with an optional =version (and :arch
+# for apt). The manager is only known at build time, so a name any of them accepts passes;
+# nothing else can reach a command line (setup.sh passes them as quoted arguments anyway).
+_NATIVE_PACKAGE = {
+    "apt-get": re.compile(r"^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+)?$"),
+    "dnf/yum/microdnf": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(?:=[A-Za-z0-9._+~^:-]+)?$"),
+    "apk": re.compile(r"^[a-z0-9][a-z0-9._+-]*(?:=[A-Za-z0-9._-]+)?$"),
+}
+MAX_PACKAGES = 500
+MAX_ENV_VALUE_BYTES = 32 * 1024
+MAX_ENV_VARIABLES = 1000
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_TESTBED_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+Identifier = Annotated[
+    str | None, Field(default=None, description="A name of yours for this request.")
+]
+
+
+def check_native_package(value: str) -> str:
+    """A package name that apt-get, dnf/yum/microdnf or apk would take as one argument."""
+    if len(value) > 200 or not any(
+        grammar.fullmatch(value) for grammar in _NATIVE_PACKAGE.values()
+    ):
+        managers = ", ".join(_NATIVE_PACKAGE)
+        raise ValueError(f"{value!r} is not a valid package name for {managers}")
+    return value
+
+
+NativePackage = Annotated[str, AfterValidator(check_native_package)]
+PythonRequirement = Annotated[str, AfterValidator(check_python_requirement)]
+
+
+def _unstorable(value: object, path: str) -> str | None:
+    """The path of the first string a database cannot store (NUL, unpaired surrogates)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = _unstorable(key, where) or _unstorable(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+class Strict(BaseModel):
+    """Unknown fields refused; every string storable as it is (checked before anything)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        path = _unstorable(data, "")
+        if path is not None:
+            raise PydanticCustomError(
+                "unstorable_text",
+                "text with a NUL character or an unpaired surrogate cannot be stored",
+                {"path": path},
+            )
+        return data
+
+
+def check_identifier(value: str | None) -> str | None:
+    if value is not None and not _IDENTIFIER.fullmatch(value):
+        raise ValueError("use 1-128 letters, digits, '.', '_' or '-', starting alphanumeric")
+    return value
+
+
+def check_testbed_name(value: str | None) -> str | None:
+    if value is not None and not _TESTBED_NAME.fullmatch(value):
+        raise ValueError("a testbed name is 1-63 lowercase letters, digits or '-'")
+    return value
+
+
+def check_image(value: str) -> str:
+    if len(value) > 255 or not _IMAGE_REF.fullmatch(value):
+        raise ValueError(f"{value!r} is not an image reference like 'registry:5000/name:tag'")
+    return value
+
+
+class Requests(Strict):
+    """Resources for a build or a run (Amun's `requests`), plus the hardware spec."""
+
+    cpu: float | str | None = Field(None, description="Cores: 2, 0.5 or '500m'.")
+    memory: str | None = Field(None, description="Memory with a unit: '4GiB', '512MB'.")
+    hardware: dict[str, Any] | str | None = Field(
+        None,
+        description="Hardware spec: cpu arch/flags/cores, memory, gpu ('H100:2'), "
+        "accelerators, labels, features, node.",
+        examples=["H100:1", {"cpu": {"flags": ["avx512f"]}}],
+    )
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, value: object) -> object:
+        if value is None:
+            return None
+        try:
+            return hardware.parse_cpu_quantity(value, "cpu")
+        except hardware.SpecError as error:
+            raise ValueError(error.reason) from None
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: object) -> object:
+        if value is None:
+            return None
+        try:
+            hardware.parse_memory(value, "memory")
+        except hardware.SpecError as error:
+            raise ValueError(error.reason) from None
+        return value
+
+    @field_validator("hardware", mode="before")
+    @classmethod
+    def _hardware(cls, value: object) -> object:
+        if value is None:
+            return None
+        try:
+            return hardware.to_dict(hardware.parse_spec(value))
+        except hardware.SpecError as error:
+            raise ValueError(f"{error.path}: {error.reason}") from None
+
+    def memory_bytes(self) -> int | None:
+        return None if self.memory is None else hardware.parse_memory(self.memory)
+
+    def spec(self) -> HardwareSpec:
+        """The hardware spec with cpu and memory requests folded in as minimums."""
+        spec = hardware.parse_spec(self.hardware)
+        memory = hardware.parse_memory(self.memory) if self.memory is not None else None
+        cpu = float(self.cpu) if self.cpu is not None else None
+        return hardware.with_requests(spec, cpu, memory)
+
+
+class BuildSection(Strict):
+    requests: Requests | None = None
+
+
+class RunSection(Strict):
+    requests: Requests | None = None
+    timeout: int | None = Field(
+        None, ge=1, le=7 * 24 * 3600, description="Wall time of each run in seconds."
+    )
+
+
+class PythonSection(Strict):
+    requirements: str | None = Field(None, description="A Pipfile.")
+    requirements_locked: str | None = Field(None, description="Its Pipfile.lock.")
+    requirements_txt: str | None = Field(
+        None, description="A requirements.txt (requirements and --hash only; no other options)."
+    )
+
+    @field_validator("requirements_txt")
+    @classmethod
+    def _requirements_txt(cls, value: str | None) -> str | None:
+        if value is not None:
+            requirements_from_txt(value, get_settings().pip_allowed_index_urls)
+        return value
+
+    @field_validator("requirements")
+    @classmethod
+    def _pipfile(cls, value: str | None) -> str | None:
+        if value is not None:
+            requirements_from_pipfile(value)
+        return value
+
+    @field_validator("requirements_locked")
+    @classmethod
+    def _lock(cls, value: str | None) -> str | None:
+        if value is not None:
+            requirements_from_lock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _lock_needs_pipfile(self) -> PythonSection:
+        if self.requirements_locked is not None and self.requirements is None:
+            raise ValueError("requirements_locked needs requirements (the Pipfile) too")
+        if self.requirements_txt is not None and self.requirements is not None:
+            raise ValueError("give a Pipfile (requirements) or requirements_txt, not both")
+        return self
+
+
+class FileSpec(Strict):
+    """A file placed in the run's working folder (inspections) or the image (builds)."""
+
+    path: str = Field(description="Relative path, e.g. 'data/input.json'.")
+    content: str
+    executable: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value or "\x00" in value or "\\" in value:
+            raise ValueError("a file path must be non-empty, without NUL or backslashes")
+        normal = posixpath.normpath(value)
+        if value.startswith("/") or normal.startswith("..") or normal in (".", ""):
+            raise ValueError(f"{value!r} must stay inside the working folder")
+        if len(normal) > 255:
+            raise ValueError("a file path is at most 255 characters")
+        return normal
+
+
+def _check_environment(values: dict[str, str]) -> dict[str, str]:
+    if len(values) > MAX_ENV_VARIABLES:
+        raise ValueError(f"at most {MAX_ENV_VARIABLES} variables")
+    for name, value in values.items():
+        if not _ENV_NAME.fullmatch(name) or len(name) > 255:
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+        if "\x00" in value:
+            raise ValueError(f"{name}: a value cannot contain NUL")
+        if len(value.encode()) > MAX_ENV_VALUE_BYTES:
+            raise ValueError(f"{name}: a value is at most {MAX_ENV_VALUE_BYTES} bytes")
+    return values
+
+
+def _check_image_environment(values: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    """An image carries its variables as ENV lines, where a line break cannot be written."""
+    if info.data.get("base", HOST_BASE) != HOST_BASE:
+        for name, value in values.items():
+            if "\n" in value or "\r" in value:
+                raise ValueError(
+                    f"{name}: a value with a line break cannot be baked into an image's recipe"
+                )
+    return values
+
+
+def _check_batch_size(value: int) -> int:
+    limit = get_settings().max_batch_size
+    if value > limit:
+        raise ValueError(f"batch_size is at most {limit}")
+    return value
+
+
+def _check_script(value: str | None) -> str | None:
+    if value is None:
+        return None
+    limit = get_settings().max_script_bytes
+    if len(value.encode()) > limit:
+        raise ValueError(f"the script is over the limit of {limit} bytes")
+    if not value.strip():
+        raise ValueError("the script is empty")
+    return value
+
+
+class InspectionSpec(Strict):
+    """Build an environment, then run a script in it `batch_size` times."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "base": "host",
+                    "python_packages": ["numpy"],
+                    "script": "#!/usr/bin/env python3\nimport json\nprint(json.dumps({'ok': 1}))\n",
+                    "batch_size": 2,
+                    "run": {"requests": {"hardware": {"cpu": {"flags": ["avx2"]}}}},
+                }
+            ]
+        },
+    )
+
+    base: str = Field(description="'host' for the node's own OS, or an image reference.")
+    identifier: str | None = None
+    packages: list[NativePackage] = Field(
+        default_factory=list, max_length=MAX_PACKAGES, description="Native packages."
+    )
+    python_packages: list[PythonRequirement] = Field(default_factory=list)
+    python: PythonSection | None = None
+    files: list[FileSpec] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
+    script: str | None = Field(None, description="Omit it to build only.")
+    batch_size: int = Field(1, ge=1)
+    build: BuildSection | None = None
+    run: RunSection | None = None
+    update: bool = False
+    upgrade_pip: bool = False
+    testbed: str | None = Field(None, description="Pin to this testbed.")
+
+    _identifier = field_validator("identifier")(check_identifier)
+    _testbed = field_validator("testbed")(check_testbed_name)
+    _environment = field_validator("environment")(_check_environment)
+    _image_environment = field_validator("environment")(_check_image_environment)
+    _script = field_validator("script")(_check_script)
+    _batch_size = field_validator("batch_size")(_check_batch_size)
+
+    @field_validator("base")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return value if value == HOST_BASE else check_image(value)
+
+    @field_validator("python_packages")
+    @classmethod
+    def _python_packages(cls, values: list[str]) -> list[str]:
+        limit = get_settings().max_python_packages
+        if len(values) > limit:
+            raise ValueError(f"at most {limit} python packages")
+        return values
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, values: list[FileSpec]) -> list[FileSpec]:
+        limit = get_settings().max_files_bytes
+        if sum(len(item.content.encode()) for item in values) > limit:
+            raise ValueError(f"files are over the limit of {limit} bytes in all")
+        paths = [item.path for item in values]
+        if len(set(paths)) != len(paths):
+            raise ValueError("two files have the same path")
+        return values
+
+    @model_validator(mode="after")
+    def _host_is_read_only(self) -> InspectionSpec:
+        if self.base == HOST_BASE and self.update:
+            raise ValueError("update needs an image base: base 'host' never changes the node's OS")
+        return self
+
+    def run_requests(self) -> Requests:
+        return (self.run.requests if self.run else None) or Requests()
+
+
+class DeploymentSpec(Strict):
+    """Run an existing image or a command, without a build."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"command": ["python3", "-c", "print(42)"], "batch_size": 1},
+                {"image": "registry.example:5000/app:1.0", "requests": {"hardware": "H100:1"}},
+            ]
+        },
+    )
+
+    identifier: str | None = None
+    image: str | None = Field(None, description="An image to run; omit to run on the host.")
+    command: list[str] = Field(
+        default_factory=list, description="argv, run without a shell.", max_length=1000
+    )
+    environment: dict[str, str] = Field(default_factory=dict)
+    requests: Requests | None = None
+    batch_size: int = Field(1, ge=1)
+    timeout: int | None = Field(None, ge=1, le=7 * 24 * 3600)
+    testbed: str | None = None
+
+    _identifier = field_validator("identifier")(check_identifier)
+    _testbed = field_validator("testbed")(check_testbed_name)
+    _environment = field_validator("environment")(_check_environment)
+    _batch_size = field_validator("batch_size")(_check_batch_size)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image(value)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, values: list[str]) -> list[str]:
+        if any("\x00" in value for value in values):
+            raise ValueError("an argument cannot contain NUL")
+        if sum(len(value.encode()) for value in values) > get_settings().max_script_bytes:
+            raise ValueError("the command is over the size limit")
+        return values
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> DeploymentSpec:
+        if self.image is None and not self.command:
+            raise ValueError("give an image, a command, or both")
+        return self
+
+    def run_requests(self) -> Requests:
+        return self.requests or Requests()

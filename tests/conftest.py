@@ -1,0 +1,29 @@
+"""Fixtures every test may use: an isolated TESSERA_HOME and settings read afresh."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared import celery_app
+from shared.config import Settings, get_settings
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()
+    celery_app._app = None
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings of the embedded default (SQLite database and broker) in a temporary home."""
+    for name in list(os.environ):
+        if name.startswith("TESSERA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TESSERA_HOME", str(tmp_path / "home"))
+    reset_settings()
+    yield get_settings()
+    reset_settings()
