@@ -23,9 +23,10 @@ in_registry() {
 }
 
 missing=()
-command -v buildah >/dev/null 2>&1 || missing+=(buildah)
-command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
+# `type -P`, not `command -v`: the buildah function above would hide a missing binary.
+type -P buildah >/dev/null || missing+=(buildah)
+type -P debootstrap >/dev/null || missing+=(debootstrap)
+type -P curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "base image: installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq

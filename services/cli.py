@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -146,7 +147,40 @@ def worker(
         "--without-gossip",
         "--without-mingle",
     ]
-    celery_app().worker_main(argv)
+    _run_worker_restarting(lambda: celery_app().worker_main(argv))
+
+
+_RESTARTS = "TESSERA_WORKER_RESTARTS"
+
+
+def _run_worker_restarting(run: Callable[[], None]) -> None:
+    """Run the Celery worker; when it stops on an error after it was ready, start it again.
+
+    kombu's Redis transport can die with an error that is not a connection error when the
+    broker goes away under acknowledgements in flight ("Unrecoverable error"). A worker that
+    was serving is restarted in place (exec: same pid, fresh state) after a backoff, so a
+    broker restart never leaves a queue without its worker. A worker that never became ready
+    (bad settings, no broker at start) exits as before.
+    """
+    from celery.signals import worker_ready
+
+    ready: list[float] = []
+    worker_ready.connect(lambda **_: ready.append(time.monotonic()), weak=False)
+    code: int | str | None = 0
+    try:
+        run()
+    except SystemExit as stop:
+        code = stop.code
+    if code in (0, None) or not ready:
+        sys.exit(code)
+    restarts = int(os.environ.get(_RESTARTS, "0"))
+    if time.monotonic() - ready[0] > 300:
+        restarts = 0  # it served a while: this is a new incident, not a crash loop
+    delay = min(30.0, 0.5 * 2**restarts)
+    print(f"worker stopped on an error (exit {code}); restarting in {delay:.1f} s", flush=True)
+    time.sleep(delay)
+    os.environ[_RESTARTS] = str(restarts + 1)
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 @app.command(rich_help_panel="Server")

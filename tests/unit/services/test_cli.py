@@ -78,3 +78,37 @@ def test_beat_and_bad_usage(settings: Settings, celery: type[Captured]) -> None:
     assert runner.invoke(cli.app, ["worker", "painter"]).exit_code == 2
     assert runner.invoke(cli.app, ["worker", "builder", "--pool", "gevent"]).exit_code == 2
     assert runner.invoke(cli.app, ["admin"]).exit_code in (0, 2)  # help, no command run
+
+
+def _serving_then_exit(code: int) -> None:
+    from celery.signals import worker_ready
+
+    worker_ready.send(sender=None)
+    raise SystemExit(code)
+
+
+def test_worker_that_was_ready_restarts_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    execs: list[list[str]] = []
+    monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: execs.append(argv))
+    monkeypatch.setattr(cli.sys, "orig_argv", ["python", "-m", "services.cli", "worker", "monitor"])
+    monkeypatch.setenv("TESSERA_WORKER_RESTARTS", "2")
+    cli._run_worker_restarting(lambda: _serving_then_exit(1))
+    assert execs == [[cli.sys.executable, "-m", "services.cli", "worker", "monitor"]]
+    assert cli.os.environ["TESSERA_WORKER_RESTARTS"] == "3"
+
+
+def test_worker_that_never_became_ready_or_stopped_cleanly_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: pytest.fail("restarted"))
+
+    def refuse() -> None:
+        raise SystemExit(1)
+
+    with pytest.raises(SystemExit) as never_ready:
+        cli._run_worker_restarting(refuse)
+    assert never_ready.value.code == 1
+    with pytest.raises(SystemExit) as clean:
+        cli._run_worker_restarting(lambda: _serving_then_exit(0))
+    assert clean.value.code == 0
