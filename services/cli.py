@@ -124,7 +124,9 @@ def worker(
     pool: Annotated[Pool, typer.Option()] = Pool.prefork,
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
-    """Run a worker: builder, deployer or monitor."""
+    """Run a worker: builder, deployer or monitor (kept running by a supervisor process)."""
+    if os.environ.get(_CHILD) != "1":
+        sys.exit(_supervise(worker_command(service, concurrency, pool, loglevel)))
     import importlib
 
     from shared.celery_app import celery_app
@@ -147,40 +149,87 @@ def worker(
         "--without-gossip",
         "--without-mingle",
     ]
-    _run_worker_restarting(lambda: celery_app().worker_main(argv))
+    _die_with_parent()
+    celery_app().worker_main(argv)
 
 
-_RESTARTS = "TESSERA_WORKER_RESTARTS"
+_CHILD = "TESSERA_WORKER_CHILD"
 
 
-def _run_worker_restarting(run: Callable[[], None]) -> None:
-    """Run the Celery worker; when it stops on an error after it was ready, start it again.
+class Supervisor:
+    """Keeps one worker process running: `tessera worker` is this, and the worker its child.
 
-    kombu's Redis transport can die with an error that is not a connection error when the
-    broker goes away under acknowledgements in flight ("Unrecoverable error"). A worker that
-    was serving is restarted in place (exec: same pid, fresh state) after a backoff, so a
-    broker restart never leaves a queue without its worker. A worker that never became ready
-    (bad settings, no broker at start) exits as before.
+    A Celery worker can die without a clean exit when its broker goes away under it (kombu's
+    Redis transport raises a non-connection error while restoring unacknowledged messages:
+    "Unrecoverable error"); a queue must not stay without its worker for that. The child is
+    started again after a backoff (0.5 s doubling to 30 s; the count resets once a child has
+    served 5 minutes), and given up on after 5 quick failures in a row (each under 10 s: bad
+    settings, not an incident). SIGTERM and SIGINT are passed on and end the supervision; the
+    child is killed with its supervisor (PR_SET_PDEATHSIG), so `kill -9` of the pid that was
+    started leaves no worker behind.
     """
-    from celery.signals import worker_ready
 
-    ready: list[float] = []
-    worker_ready.connect(lambda **_: ready.append(time.monotonic()), weak=False)
-    code: int | str | None = 0
-    try:
-        run()
-    except SystemExit as stop:
-        code = stop.code
-    if code in (0, None) or not ready:
-        sys.exit(code)
-    restarts = int(os.environ.get(_RESTARTS, "0"))
-    if time.monotonic() - ready[0] > 300:
-        restarts = 0  # it served a while: this is a new incident, not a crash loop
-    delay = min(30.0, 0.5 * 2**restarts)
-    print(f"worker stopped on an error (exit {code}); restarting in {delay:.1f} s", flush=True)
-    time.sleep(delay)
-    os.environ[_RESTARTS] = str(restarts + 1)
-    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    QUICK_S = 10.0
+    HEALTHY_S = 300.0
+    MAX_QUICK = 5
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.stopping = False
+        self.child: subprocess.Popen[bytes] | None = None
+
+    def forward(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signum)
+
+    def backoff(self, failures: int) -> float:
+        return min(30.0, 0.5 * (1 << max(0, failures - 1)))
+
+    def run(self, sleep: Callable[[float], None] = time.sleep) -> int:
+        failures = quick = 0
+        while True:
+            began = time.monotonic()
+            self.child = subprocess.Popen(self.command, env={**os.environ, _CHILD: "1"})
+            code = self.child.wait()
+            if self.stopping or code == 0:
+                return code
+            served = time.monotonic() - began
+            failures = 1 if served > self.HEALTHY_S else failures + 1
+            quick = quick + 1 if served < self.QUICK_S else 0
+            if quick >= self.MAX_QUICK:
+                print(f"worker failed {quick} times in a row at start; giving up", flush=True)
+                return code
+            delay = self.backoff(failures)
+            print(f"worker exited ({code}) after {served:.0f} s; restarting in {delay:.1f} s")
+            sleep(delay)
+            if self.stopping:
+                return code
+
+
+def worker_command(service: Service, concurrency: int, pool: Pool, loglevel: str) -> list[str]:
+    """The command line of the worker process a supervisor starts."""
+    options = ["-c", str(concurrency), "--pool", pool.value, "--loglevel", loglevel]
+    return [sys.executable, "-m", "services.cli", "worker", service.value, *options]
+
+
+def _supervise(command: list[str]) -> int:
+    supervisor = Supervisor(command)
+    signal.signal(signal.SIGTERM, supervisor.forward)
+    signal.signal(signal.SIGINT, supervisor.forward)
+    return supervisor.run()
+
+
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when the process that started it dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        os._exit(1)
 
 
 @app.command(rich_help_panel="Server")

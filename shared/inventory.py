@@ -14,6 +14,8 @@ from shared.db.models import Node, Testbed
 
 # Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
 IMAGE_RUNTIMES = frozenset({"podman", "buildah", "docker", "apptainer", "enroot", "kubernetes"})
+# Runtimes of nodes that can only run images: without "native" they refuse `base: host`.
+IMAGE_ONLY = frozenset({"kubernetes"})
 
 
 def node_to_json(node: hardware.NodeInfo, runtimes: Iterable[str]) -> dict[str, Any]:
@@ -125,7 +127,17 @@ def feasible(
     pool = [c for c in pool if c.node.online]
     if not pool:
         return Unmet("testbed", f"no online node in {where}")
-    if image is not None:
+    if image is None:
+        # Nodes that only run images (Kubernetes without a host_image) cannot take `base: host`.
+        pool = [c for c in pool if "native" in c.runtimes or c.runtimes.isdisjoint(IMAGE_ONLY)]
+        if not pool:
+            return Unmet(
+                "base" if spec_field.startswith(("run", "build")) else "image",
+                f"no online node in {where} runs on its own OS (base 'host'): Kubernetes "
+                "nodes run images; give a base image (or an image), or set the testbed's "
+                "host_image",
+            )
+    else:
         pool = [c for c in pool if c.runtimes & IMAGE_RUNTIMES]
         if not pool:
             return Unmet(

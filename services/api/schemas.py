@@ -163,15 +163,19 @@ class TestbedCreate(Strict):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    kind: str = Field(description="local or slurm (ssh, kubernetes and ec2 come later)")
+    kind: str = Field(description="local, slurm or kubernetes (ssh and ec2 come later)")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="slurm: host, port, user, host_key, partition, account, qos, gres_types, "
-        "gres_vendor, work_dir, max_sessions, accounting.",
+        "gres_vendor, work_dir, max_sessions, accounting. kubernetes: in_cluster, context, "
+        "namespace, gpu_label, gpu_models, gpu_resources, tolerations, image_pull_secret, "
+        "host_image, run_as_user, run_as_group, ttl_after_finished_s, service_account, "
+        "request_timeout_s, live_log_interval_s, live_logs_per_cycle.",
     )
     credentials: str | None = Field(
         None,
-        description="Write-only, encrypted at rest, never returned. slurm: the SSH private key.",
+        description="Write-only, encrypted at rest, never returned. slurm: the SSH private key. "
+        "kubernetes: the kubeconfig (YAML or JSON; embedded tokens or certificates only).",
     )
 
 
@@ -314,6 +318,20 @@ TESTBED_EXAMPLES: dict[str, Any] = {
                 "gres_types": {"H100": "h100", "A100": "a100"},
             },
             "credentials": "-----BEGIN OPENSSH PRIVATE KEY-----\n...",
+        },
+    },
+    "kubernetes": {
+        "summary": "A Kubernetes cluster with GPU nodes",
+        "value": {
+            "name": "gke-ml",
+            "kind": "kubernetes",
+            "config": {
+                "namespace": "tessera",
+                "gpu_label": "nvidia.com/gpu.product",
+                "gpu_models": {"H100": ["NVIDIA-H100-*"], "A100": ["NVIDIA-A100-*"]},
+                "host_image": "registry.example:5000/tessera/host:1",
+            },
+            "credentials": "apiVersion: v1\nkind: Config\nclusters: ...",
         },
     },
 }

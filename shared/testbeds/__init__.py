@@ -9,7 +9,7 @@ from shared import metrics
 from shared.config import get_settings
 from shared.testbeds.base import Connector
 
-KINDS = ("local", "slurm")
+KINDS = ("local", "slurm", "kubernetes")
 
 _connectors: dict[tuple[int, str], Connector] = {}
 _lock = threading.Lock()
@@ -33,4 +33,8 @@ def _make(kind: str) -> Connector:
         from shared.testbeds.slurm import SlurmConnector
 
         return SlurmConnector()
+    if kind == "kubernetes":
+        from shared.testbeds.kubernetes import KubernetesConnector
+
+        return KubernetesConnector()
     raise ValueError(f"no connector for testbed kind {kind!r}")

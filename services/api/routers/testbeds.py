@@ -34,6 +34,7 @@ from shared import secrets
 from shared.config import get_settings
 from shared.db.models import Node, Run, Testbed
 from shared.states import RUN_TERMINAL
+from shared.testbeds.kubernetes_config import KubernetesConfig
 from shared.testbeds.slurm_config import SlurmConfig
 
 ADMIN_ERRORS = responses(Unauthorized, Forbidden)
@@ -42,20 +43,50 @@ router = APIRouter(
     tags=["testbeds"],
     responses={**ADMIN_ERRORS, **responses(Unprocessable, Unavailable)},
 )
-SUPPORTED_KINDS = ("local", "slurm")
-PLANNED_KINDS = ("ssh", "kubernetes", "ec2")
+SUPPORTED_KINDS = ("local", "slurm", "kubernetes")
+PLANNED_KINDS = ("ssh", "ec2")
+
+
+def _invalid(error: ValidationError) -> Unprocessable:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in ("config", *first["loc"]))
+    return Unprocessable.on(where, first["msg"])
+
+
+def _checked_kubernetes(body: TestbedCreate) -> dict[str, Any]:
+    """A kubernetes testbed: its config, and its kubeconfig (the credentials) unless in-cluster."""
+    from shared.testbeds.kubernetes import kubeconfig_problem
+
+    try:
+        config = KubernetesConfig.model_validate(body.config)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    if config.in_cluster:
+        if body.credentials:
+            raise Unprocessable.on(
+                "credentials", "not used with in_cluster (the pod's service account is)"
+            )
+    else:
+        if not body.credentials:
+            raise Unprocessable.on(
+                "credentials", "required: a kubeconfig (YAML), or config.in_cluster: true"
+            )
+        problem = kubeconfig_problem(body.credentials, config.context)
+        if problem is not None:
+            raise Unprocessable.on("credentials", problem)
+    return config.model_dump(mode="json", exclude_none=True)
 
 
 def _checked_config(body: TestbedCreate) -> dict[str, Any]:
     """The kind's config, validated (422 naming the field); `local` takes any config as is."""
+    if body.kind == "kubernetes":
+        return _checked_kubernetes(body)
     if body.kind != "slurm":
         return body.config
     try:
         config = SlurmConfig.model_validate(body.config)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in ("config", *first["loc"]))
-        raise Unprocessable.on(where, first["msg"]) from None
+        raise _invalid(error) from None
     if config.host_key is None and not get_settings().ssh_trust_on_first_use:
         raise Unprocessable.on(
             "config.host_key",

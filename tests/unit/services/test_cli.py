@@ -59,7 +59,10 @@ def _option(argv: list[str], name: str) -> Any:
     return argv[argv.index(name) + 1]
 
 
-def test_worker_options_reach_celery(settings: Settings, celery: type[Captured]) -> None:
+def test_worker_options_reach_celery(
+    settings: Settings, celery: type[Captured], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESSERA_WORKER_CHILD", "1")  # the supervised process itself
     done = runner.invoke(
         cli.app, ["worker", "builder", "-c", "4", "--pool", "threads", "--loglevel", "WARNING"]
     )
@@ -72,6 +75,18 @@ def test_worker_options_reach_celery(settings: Settings, celery: type[Captured])
     assert _option(celery.argv, "-c") == "3" and _option(celery.argv, "--pool") == "prefork"
 
 
+def test_worker_is_supervised(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+    monkeypatch.delenv("TESSERA_WORKER_CHILD", raising=False)
+    monkeypatch.setattr(cli, "_supervise", lambda command: started.append(command) or 0)
+    done = runner.invoke(cli.app, ["worker", "deployer", "-c", "3", "--pool", "threads"])
+    assert done.exit_code == 0, done.output
+    assert started == [
+        [cli.sys.executable, "-m", "services.cli", "worker", "deployer"]
+        + ["-c", "3", "--pool", "threads", "--loglevel", "INFO"]
+    ]
+
+
 def test_beat_and_bad_usage(settings: Settings, celery: type[Captured]) -> None:
     assert runner.invoke(cli.app, ["beat", "--loglevel", "DEBUG"]).exit_code == 0
     assert celery.argv[:3] == ["beat", "--loglevel", "DEBUG"]
@@ -80,35 +95,52 @@ def test_beat_and_bad_usage(settings: Settings, celery: type[Captured]) -> None:
     assert runner.invoke(cli.app, ["admin"]).exit_code in (0, 2)  # help, no command run
 
 
-def _serving_then_exit(code: int) -> None:
-    from celery.signals import worker_ready
+class _Exits:
+    """Stands in for subprocess.Popen: each child exits with the next code."""
 
-    worker_ready.send(sender=None)
-    raise SystemExit(code)
+    def __init__(self, codes: list[int]) -> None:
+        self.codes = codes
+        self.started = 0
+
+    def __call__(self, command: list[str], env: dict[str, str]) -> _Exits:
+        assert env["TESSERA_WORKER_CHILD"] == "1"
+        self.started += 1
+        return self
+
+    def wait(self) -> int:
+        return self.codes.pop(0)
+
+    def poll(self) -> int | None:
+        return None
+
+    def send_signal(self, signum: int) -> None:
+        self.signalled = signum
 
 
-def test_worker_that_was_ready_restarts_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    execs: list[list[str]] = []
-    monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(cli.os, "execv", lambda path, argv: execs.append(argv))
-    monkeypatch.setattr(cli.sys, "orig_argv", ["python", "-m", "services.cli", "worker", "monitor"])
-    monkeypatch.setenv("TESSERA_WORKER_RESTARTS", "2")
-    cli._run_worker_restarting(lambda: _serving_then_exit(1))
-    assert execs == [[cli.sys.executable, "-m", "services.cli", "worker", "monitor"]]
-    assert cli.os.environ["TESSERA_WORKER_RESTARTS"] == "3"
+def test_supervisor_restarts_a_worker_that_died(monkeypatch: pytest.MonkeyPatch) -> None:
+    children = _Exits([1, -9, 0])
+    monkeypatch.setattr(cli.subprocess, "Popen", children)
+    waits: list[float] = []
+    assert cli.Supervisor(["worker"]).run(sleep=waits.append) == 0
+    assert children.started == 3 and waits == [0.5, 1.0]
 
 
-def test_worker_that_never_became_ready_or_stopped_cleanly_exits(
+def test_supervisor_gives_up_on_a_worker_that_cannot_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli.os, "execv", lambda path, argv: pytest.fail("restarted"))
+    children = _Exits([2] * 10)
+    monkeypatch.setattr(cli.subprocess, "Popen", children)
+    assert cli.Supervisor(["worker"]).run(sleep=lambda _: None) == 2
+    assert children.started == cli.Supervisor.MAX_QUICK
 
-    def refuse() -> None:
-        raise SystemExit(1)
 
-    with pytest.raises(SystemExit) as never_ready:
-        cli._run_worker_restarting(refuse)
-    assert never_ready.value.code == 1
-    with pytest.raises(SystemExit) as clean:
-        cli._run_worker_restarting(lambda: _serving_then_exit(0))
-    assert clean.value.code == 0
+def test_supervisor_stops_with_its_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    supervisor = cli.Supervisor(["worker"])
+
+    class Stopped(_Exits):
+        def wait(self) -> int:
+            supervisor.forward(15, None)  # SIGTERM arrives while the child runs
+            return 1
+
+    monkeypatch.setattr(cli.subprocess, "Popen", Stopped([]))
+    assert supervisor.run(sleep=lambda _: pytest.fail("restarted")) == 1
