@@ -190,7 +190,11 @@ class Supervisor:
         failures = quick = 0
         while True:
             began = time.monotonic()
-            self.child = subprocess.Popen(self.command, env={**os.environ, _CHILD: "1"})
+            # Its own process group: a terminal's Ctrl-C reaches the worker once, through here
+            # (twice would be Celery's cold shutdown).
+            self.child = subprocess.Popen(
+                self.command, env={**os.environ, _CHILD: "1"}, process_group=0
+            )
             code = self.child.wait()
             if self.stopping or code == 0:
                 return code

@@ -102,7 +102,7 @@ class _Exits:
         self.codes = codes
         self.started = 0
 
-    def __call__(self, command: list[str], env: dict[str, str]) -> _Exits:
+    def __call__(self, command: list[str], env: dict[str, str], process_group: int) -> _Exits:
         assert env["TESSERA_WORKER_CHILD"] == "1"
         self.started += 1
         return self
