@@ -24,7 +24,9 @@ NULL = ("", "(null)", "N/A", "None", "n/a")
 def fields(line: str) -> dict[str, str]:
     """`Key=Value Key2=Value with spaces` as a dict (one record of `scontrol show ... -o`)."""
     found = list(_FIELD_RE.finditer(line))
-    record = {}
+    record: dict[str, str] = {}
+    if not found:
+        return record  # "=" alone, or text with no Key= at all
     for here, after in zip(found, [*found[1:], None], strict=True):
         end = after.start() if after is not None else len(line)
         record[here.group(1)] = line[here.end() : end].strip()

@@ -158,3 +158,78 @@ def test_pending_reason_is_shown() -> None:
     )
     assert sp.pending_reason(sp.JobState("1", "SUSPENDED")) == "SLURM: SUSPENDED"
     assert sp.pending_reason(sp.JobState("1", "RUNNING")) is None
+
+
+# Properties (hypothesis): any text parses without an exception, and what SLURM would print
+# for generated nodes, gres and jobs reads back as what was generated.
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
+_gres_types = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(
+    lambda word: not word.isdigit()
+)
+_sockets = st.one_of(st.none(), st.sampled_from(["0", "1", "0-1", "0,2", "0-3"]))
+_gres = st.builds(
+    sp.Gres, name=_names, type=st.one_of(st.none(), _gres_types),
+    count=st.integers(1, 4096), sockets=_sockets,
+)  # fmt: skip
+
+
+def _gres_text(gres: sp.Gres) -> str:
+    text = gres.name + (f":{gres.type}" if gres.type else "") + f":{gres.count}"
+    return text + (f"(S:{gres.sockets})" if gres.sockets else "")
+
+
+@given(st.lists(_gres, min_size=1, max_size=4))
+def test_gres_lists_read_back(entries: list[sp.Gres]) -> None:
+    assert sp.gres_list(",".join(_gres_text(g) for g in entries)) == entries
+
+
+@given(st.text())
+def test_any_text_parses_without_an_error(text: str) -> None:
+    sp.gres_list(text)
+    sp.parse_nodes(text)
+    sp.parse_sinfo(text)
+    sp.parse_squeue(text)
+    sp.parse_sacct(text)
+    sp.node_online(text)
+    sp.job_phase(text)
+    sp.exit_status(text)
+
+
+_states = st.sampled_from(sorted(sp.PENDING_STATES | sp.RUNNING_STATES | sp.ENDED_STATES))
+_job_ids = st.integers(1, 10**9).map(str)
+_words_without_bars = st.from_regex(r"[A-Za-z0-9_(),.:-]{1,20}", fullmatch=True)
+
+
+@given(st.dictionaries(_job_ids, st.tuples(_states, _words_without_bars, _names), max_size=30))
+def test_squeue_rows_read_back(jobs: dict[str, tuple[str, str, str]]) -> None:
+    text = "\n".join(
+        f"{job}|{state}|{reason}|2026-11-29T10:00:00|tessera-{name}"
+        for job, (state, reason, name) in jobs.items()
+    )
+    parsed = sp.parse_squeue(text)
+    assert set(parsed) == set(jobs)
+    for job, (state, reason, name) in jobs.items():
+        assert (parsed[job].state, parsed[job].name) == (state, f"tessera-{name}")
+        assert parsed[job].reason == (None if reason in sp.NULL else reason)
+        assert sp.job_phase(parsed[job].state) in ("pending", "running", "ended")
+
+
+@given(
+    st.dictionaries(
+        _job_ids, st.tuples(_states, st.integers(0, 255), st.integers(0, 64)), max_size=30
+    )
+)
+def test_sacct_rows_read_back_and_steps_are_dropped(jobs: dict[str, tuple[str, int, int]]) -> None:
+    lines = []
+    for job, (state, code, signal) in jobs.items():
+        lines.append(f"{job}|{state}|{code}:{signal}|Unknown|Unknown|tessera-{job}")
+        lines.append(f"{job}.batch|{state}|{code}:{signal}|Unknown|Unknown|batch")
+    parsed = sp.parse_sacct("\n".join(lines))
+    assert set(parsed) == set(jobs)
+    for job, (state, code, signal) in jobs.items():
+        assert parsed[job].state == state and parsed[job].start is None
+        assert sp.exit_status(parsed[job].exit_code) == (code, signal)
