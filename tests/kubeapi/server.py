@@ -1030,8 +1030,11 @@ class KubeApi:
                 signalled = code < 0
                 code = 128 - code if signalled else code
                 reason = "Completed" if code == 0 else "Error"
-                with open(termination, "rb") as handle:
-                    message = handle.read(TERMINATION_MAX).decode(errors="replace")
+                try:
+                    with open(termination, "rb") as handle:
+                        message = handle.read(TERMINATION_MAX).decode(errors="replace")
+                except FileNotFoundError:
+                    return None  # the pod was deleted (its folder with it) as it ended
 
         def ended(p: Obj) -> None:
             p["status"][key][index]["state"] = {
