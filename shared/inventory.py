@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from shared import hardware
-from shared.db.models import Node, Testbed
+from shared.db.models import Deployment, Inspection, Node, Run, Testbed
+from shared.metrics_state import ACTIVE, held_devices, requested_accelerators
 
 # Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
 IMAGE_RUNTIMES = frozenset({"podman", "buildah", "docker", "apptainer", "enroot", "kubernetes"})
@@ -150,3 +151,76 @@ def feasible(
         return fits
     reason = hardware.first_unmet(spec, [c.node for c in pool]) or "no node fits"
     return Unmet(spec_field, reason)
+
+
+Held = Mapping[tuple[str, str], Sequence[hardware.AcceleratorSpec]]
+
+
+def active_requests(nodes: Iterable[tuple[str, str]] | None = None) -> Select[Any]:
+    """(testbed, node, inspection spec, deployment spec) of every placed or running run."""
+    query = (
+        select(Testbed.name, Run.node_name, Inspection.specification, Deployment.specification)
+        .join(Testbed, Run.testbed_id == Testbed.id)
+        .outerjoin(Inspection, Run.inspection_id == Inspection.id)
+        .outerjoin(Deployment, Run.deployment_id == Deployment.id)
+        .where(Run.state.in_(ACTIVE), Run.node_name.is_not(None))
+    )
+    if nodes is not None:
+        names = {node for _, node in nodes}
+        query = query.where(Run.node_name.in_(names))
+    return query
+
+
+def held_by_node(
+    rows: Iterable[Any],
+) -> dict[tuple[str, str], list[hardware.AcceleratorSpec]]:
+    """The accelerators the active runs (rows of `active_requests`) ask for, by node."""
+    held: dict[tuple[str, str], list[hardware.AcceleratorSpec]] = {}
+    for testbed, node, inspection, deployment in rows:
+        wanted = requested_accelerators(inspection or deployment, inspection=bool(inspection))
+        held.setdefault((testbed, node), []).extend(wanted)
+    return held
+
+
+def _entries(node: hardware.NodeInfo) -> list[dict[str, Any]]:
+    return [
+        {"kind": a.kind, "vendor": a.vendor, "model": a.model, "count": a.count}
+        for a in node.accelerators
+    ]
+
+
+def free_devices(node: hardware.NodeInfo, held: Sequence[hardware.AcceleratorSpec]) -> list[int]:
+    """Per accelerator entry of the node: the devices no active run holds."""
+    taken = held_devices({"accelerators": _entries(node)}, held)
+    return [max(0, a.count - taken.get(i, 0)) for i, a in enumerate(node.accelerators)]
+
+
+def rank(
+    fits: Sequence[Candidate], wanted: Sequence[hardware.AcceleratorSpec], held: Held
+) -> list[Candidate]:
+    """Where a run should go first, among the nodes that fit it.
+
+    A run that asks for accelerators goes first to nodes where they are free now (the most
+    free first, so runs spread instead of queueing behind each other); a run that asks for
+    none goes first to nodes without accelerators, keeping those for the work that needs
+    them. Ties keep the inventory's order.
+    """
+
+    def key(candidate: Candidate) -> tuple[int, int]:
+        node = candidate.node
+        total = sum(a.count for a in node.accelerators)
+        if not wanted:
+            return (0, total)
+        free = free_devices(node, held.get((candidate.testbed, node.name), ()))
+        entries = _entries(node)
+        short = 0
+        spare = 0
+        for spec in wanted:
+            # the entries this request can use: the same matching as held_devices
+            matching = held_devices({"accelerators": entries}, [spec])
+            available = sum(free[i] for i in matching)
+            short += max(0, spec.count - available)
+            spare += available - spec.count
+        return (short, -spare)
+
+    return sorted(fits, key=key)

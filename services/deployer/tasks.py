@@ -124,6 +124,10 @@ def place(run_id: str) -> None:
             image=plan.image,
             spec_field=plan.spec_field,
         )
+        if not isinstance(found, inventory.Unmet) and len(found) > 1:
+            nodes = [(c.testbed, c.node.name) for c in found]
+            held = inventory.held_by_node(session.execute(inventory.active_requests(nodes)))
+            found = inventory.rank(found, plan.job.hardware.accelerators, held)
         chosen_testbed = (
             session.get(Testbed, found[0].testbed_id)
             if not isinstance(found, inventory.Unmet)

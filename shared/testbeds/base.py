@@ -6,6 +6,7 @@ so every method may be called from several threads of a worker at once.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,3 +87,36 @@ class Connector(Protocol):
 
     def cancel(self, testbed: Testbed, run: Tracked) -> None:
         """Stop the run; the monitor records it as cancelled when it has ended."""
+
+
+log = logging.getLogger(__name__)
+
+
+def mark_offline(testbed: Testbed, reason: str) -> None:
+    """Best effort, in its own transaction (observe has none): the testbed is offline, why."""
+    from shared.config import get_settings
+    from shared.db.session import process_sessions, unit_of_work
+
+    try:
+        with unit_of_work(process_sessions(get_settings().db_url)) as session:
+            row = session.get(Testbed, testbed.id)
+            if row is not None and (row.state, row.state_reason) != ("offline", reason):
+                row.state, row.state_reason = "offline", reason
+    except Exception:  # the database being down must not hide the testbed's failure
+        log.exception("could not mark testbed %s offline", testbed.name)
+
+
+def mark_online(testbed: Testbed) -> None:
+    """Best effort: an offline testbed that answers again (and was discovered once) is back."""
+    from shared.config import get_settings
+    from shared.db.session import process_sessions, unit_of_work
+
+    if testbed.state == "online":
+        return
+    try:
+        with unit_of_work(process_sessions(get_settings().db_url)) as session:
+            row = session.get(Testbed, testbed.id)
+            if row is not None and row.state == "offline" and row.refreshed_at is not None:
+                row.state, row.state_reason = "online", None
+    except Exception:
+        log.exception("could not mark testbed %s online", testbed.name)

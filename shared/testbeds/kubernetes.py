@@ -39,7 +39,7 @@ from shared.db.models import Node, Testbed, utcnow
 from shared.secrets import SecretError, decrypt
 from shared.testbeds import kubernetes_jobs as kjobs
 from shared.testbeds import kubernetes_nodes as knodes
-from shared.testbeds.base import Collected, Job, Observation, Tracked
+from shared.testbeds.base import Collected, Job, Observation, Tracked, mark_offline, mark_online
 from shared.testbeds.kubernetes_config import KubernetesConfig
 
 KIND = "kubernetes"
@@ -162,43 +162,20 @@ class KubernetesConnector:
             if error.status is not None and 400 <= error.status < 500 and error.status != 401:
                 raise  # the caller decides (404, 409, 403...)
             reason = f"{what}: Kubernetes API error {error.status}: {_status_message(error)}"
-            self._offline(testbed, reason)
+            mark_offline(testbed, reason)
             raise KubeError(reason) from None
         except (HTTPError, OSError) as error:
             reason = f"{what}: unreachable: {error}"[:500]
-            self._offline(testbed, reason)
+            mark_offline(testbed, reason)
             raise KubeError(reason) from None
         if testbed.state != "online" and testbed.refreshed_at is not None:
-            self._online(testbed)
+            mark_online(testbed)
         return result
 
     def _json(self, testbed: Testbed, what: str, call: Callable[[], Any]) -> dict[str, Any]:
         response = self._call(testbed, what, call)
         data = json.loads(response.data)
         return data if isinstance(data, dict) else {}
-
-    def _offline(self, testbed: Testbed, reason: str) -> None:
-        """Best effort: mark the testbed offline in its own transaction."""
-        from shared.db.session import process_sessions, unit_of_work
-
-        try:
-            with unit_of_work(process_sessions(get_settings().db_url)) as session:
-                row = session.get(Testbed, testbed.id)
-                if row is not None and (row.state, row.state_reason) != ("offline", reason):
-                    row.state, row.state_reason = "offline", reason
-        except Exception:  # the database being down must not hide the API failure
-            log.exception("could not mark testbed %s offline", testbed.name)
-
-    def _online(self, testbed: Testbed) -> None:
-        from shared.db.session import process_sessions, unit_of_work
-
-        try:
-            with unit_of_work(process_sessions(get_settings().db_url)) as session:
-                row = session.get(Testbed, testbed.id)
-                if row is not None and row.state == "offline" and row.refreshed_at is not None:
-                    row.state, row.state_reason = "online", None
-        except Exception:
-            log.exception("could not mark testbed %s online", testbed.name)
 
     # ---- discovery --------------------------------------------------------------------------
 

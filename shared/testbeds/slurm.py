@@ -28,7 +28,7 @@ from shared.config import get_settings
 from shared.db.models import Node, Testbed, utcnow
 from shared.secrets import SecretError, decrypt
 from shared.testbeds import sbatch, slurm_jobs, slurm_nodes, slurm_parse, ssh
-from shared.testbeds.base import Collected, Job, Observation, Tracked
+from shared.testbeds.base import Collected, Job, Observation, Tracked, mark_offline, mark_online
 from shared.testbeds.slurm_config import SlurmConfig
 
 KIND = "slurm"
@@ -128,28 +128,6 @@ class SlurmConnector:
             accounting=config.accounting,
         )
 
-    def _offline(self, testbed: Testbed, reason: str) -> None:
-        """Best effort: mark the testbed offline in its own transaction (observe has none)."""
-        from shared.db.session import process_sessions, unit_of_work
-
-        try:
-            with unit_of_work(process_sessions(get_settings().db_url)) as session:
-                row = session.get(Testbed, testbed.id)
-                if row is not None and (row.state, row.state_reason) != ("offline", reason):
-                    row.state, row.state_reason = "offline", reason
-        except Exception:  # the database being down must not hide the SSH failure
-            log.exception("could not mark testbed %s offline", testbed.name)
-
-    def _online(self, testbed: Testbed) -> None:
-        from shared.db.session import process_sessions, unit_of_work
-
-        if testbed.state == "online":
-            return
-        with unit_of_work(process_sessions(get_settings().db_url)) as session:
-            row = session.get(Testbed, testbed.id)
-            if row is not None and row.state == "offline" and row.refreshed_at is not None:
-                row.state, row.state_reason = "online", None
-
     # ---- discovery --------------------------------------------------------------------------
 
     def refresh(self, session: Session, testbed: Testbed) -> None:
@@ -238,10 +216,10 @@ class SlurmConnector:
         try:
             result = work()
         except ssh.SshError as error:
-            self._offline(testbed, f"unreachable: {error}")
+            mark_offline(testbed, f"unreachable: {error}")
             raise
         if testbed.state != "online":
-            self._online(testbed)
+            mark_online(testbed)
         return result
 
     def place(self, testbed: Testbed, node: str, run_id: uuid.UUID, job: Job) -> str:

@@ -12,8 +12,8 @@ from services.api.deps import PrincipalDep, SessionDep
 from services.api.errors import Unauthorized, Unavailable, Unprocessable, responses
 from services.api.schemas import Accelerator, NodeOut, NodePage
 from shared import hardware, inventory
-from shared.db.models import Deployment, Inspection, Node, Run, Testbed
-from shared.metrics_state import ACTIVE, held_devices, requested_accelerators
+from shared.db.models import Node, Testbed
+from shared.metrics_state import held_devices
 
 router = APIRouter(
     prefix="/nodes",
@@ -32,18 +32,7 @@ def _offset(cursor: str | None) -> int:
 
 async def _held(session: AsyncSession) -> dict[tuple[str, str], list[hardware.AcceleratorSpec]]:
     """Accelerators the placed and running runs asked for, by (testbed, node)."""
-    rows = await session.execute(
-        select(Testbed.name, Run.node_name, Inspection.specification, Deployment.specification)
-        .join(Testbed, Run.testbed_id == Testbed.id)
-        .outerjoin(Inspection, Run.inspection_id == Inspection.id)
-        .outerjoin(Deployment, Run.deployment_id == Deployment.id)
-        .where(Run.state.in_(ACTIVE), Run.node_name.is_not(None))
-    )
-    held: dict[tuple[str, str], list[hardware.AcceleratorSpec]] = {}
-    for testbed, node, inspection, deployment in rows:
-        wanted = requested_accelerators(inspection or deployment, inspection=bool(inspection))
-        held.setdefault((testbed, node), []).extend(wanted)
-    return held
+    return inventory.held_by_node(await session.execute(inventory.active_requests()))
 
 
 def free_counts(
