@@ -650,7 +650,7 @@ def _cpu_reasons(cpu: CpuSpec, node: NodeInfo) -> list[str]:
     if cpu.model is not None and (model is None or cpu.model.lower() not in model.lower()):
         shown = "does not report its cpu model" if model is None else f"has {model!r}"
         reasons.append(f"needs a cpu model containing {cpu.model!r}, node {shown}")
-    have = {flag.lower() for flag in node.cpu_flags}
+    have = {flag.lower() for flag in node.cpu_flags} if cpu.flags else set()
     missing = [flag for flag in cpu.flags if flag not in have]
     if missing:
         plural = "s" if len(missing) > 1 else ""

@@ -14,6 +14,7 @@ from services.api import metrics as api_metrics
 from services.api.deps import RateLimiter, TokenCache
 from services.api.routers import deployments, health, inspections, nodes, runs, testbeds
 from services.api.service import CandidateCache
+from services.api.submit_pg import PgSubmits
 from shared.broker import make_publisher
 from shared.config import Settings, get_settings
 from shared.db.session import async_sessions, make_async_engine
@@ -89,7 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_async_engine(settings.db_url, "api")
         app.state.sessions = async_sessions(engine)
         app.state.publisher = make_publisher(settings)
+        # PostgreSQL: submits in one statement (services/api/submit_pg.py).
+        app.state.pg = PgSubmits(settings.db_url) if engine.dialect.name == "postgresql" else None
         yield
+        if app.state.pg is not None:
+            await app.state.pg.close()
         await app.state.publisher.close()
         await engine.dispose()
 

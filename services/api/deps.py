@@ -83,7 +83,7 @@ class RateLimiter:
         return 0.0
 
 
-async def get_principal(request: Request, session: SessionDep) -> Principal:
+async def get_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -99,13 +99,16 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     principal = cache.get(digest)
     if principal is not None:
         return principal
-    row = (
-        await session.execute(
-            select(ApiToken.token_hash, ApiToken.project_id, ApiToken.is_admin).where(
-                ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
+    # Its own short session: a request whose token is cached needs no database to be known.
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(ApiToken.token_hash, ApiToken.project_id, ApiToken.is_admin).where(
+                    ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
+                )
             )
-        )
-    ).first()
+        ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise Unauthorized("the token is unknown or revoked")
     principal = Principal(project_id=row.project_id, is_admin=row.is_admin)

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.errors import NotFound, Unprocessable
+from services.api.submit_pg import PgSubmits
 from shared import hardware, inventory
 from shared.broker import Publisher
 from shared.db.models import Build, Deployment, Inspection, Run, Testbed, utcnow
@@ -41,11 +42,12 @@ class CandidateCache:
         self._value: list[inventory.Candidate] = []
         self._expires = 0.0
 
-    async def get(self, session: AsyncSession) -> list[inventory.Candidate]:
+    async def get(self, sessions: async_sessionmaker[AsyncSession]) -> list[inventory.Candidate]:
         if time.monotonic() < self._expires:
             return self._value
-        rows = await session.execute(inventory.online_nodes())
-        self._value = [inventory.candidate(node, name, kind) for node, name, kind in rows]
+        async with sessions() as session:
+            rows = await session.execute(inventory.online_nodes())
+            self._value = [inventory.candidate(node, name, kind) for node, name, kind in rows]
         self._expires = time.monotonic() + self.ttl
         return self._value
 
@@ -76,10 +78,11 @@ def _check_feasible(
 
 
 async def create_inspection(
-    session: AsyncSession,
+    session: AsyncSession | None,
     project_id: uuid.UUID,
     spec: InspectionSpec,
     candidates: list[inventory.Candidate],
+    pg: PgSubmits | None = None,
 ) -> tuple[Created, list[Task]]:
     image = None if spec.base == HOST_BASE else spec.base
     field = "run.requests.hardware" if spec.script is not None else "build.requests.hardware"
@@ -93,6 +96,23 @@ async def create_inspection(
     )
     build_id, inspection_id = uuid.uuid4(), uuid.uuid4()
     batch_size = spec.batch_size if spec.script else 0
+    created = Created(inspection_id, "pending", batch_size), [("builder.build", str(build_id))]
+    if pg is not None:
+        await pg.inspection(
+            build_id=build_id,
+            inspection_id=inspection_id,
+            project_id=project_id,
+            spec_hash=environment_digest(spec),
+            runtime="native" if image is None else "image",
+            identifier=spec.identifier,
+            specification=spec.model_dump(mode="json", exclude_none=True),
+            testbed_id=testbed_id,
+            batch_size=batch_size,
+            now=utcnow(),
+        )
+        return created
+    if session is None:
+        raise ValueError("a submit writes through PostgreSQL submits or a session")
     # Core inserts: the ORM's unit of work costs more CPU than the rest of a submit.
     await session.execute(
         insert(Build).values(
@@ -128,14 +148,15 @@ async def create_inspection(
                 for index in range(batch_size)
             ],
         )
-    return Created(inspection_id, "pending", batch_size), [("builder.build", str(build_id))]
+    return created
 
 
 async def create_deployment(
-    session: AsyncSession,
+    session: AsyncSession | None,
     project_id: uuid.UUID,
     spec: DeploymentSpec,
     candidates: list[inventory.Candidate],
+    pg: PgSubmits | None = None,
 ) -> tuple[Created, list[Task]]:
     testbed_id = _check_feasible(
         candidates,
@@ -146,6 +167,23 @@ async def create_deployment(
     )
     deployment_id = uuid.uuid4()
     run_ids = [uuid.uuid4() for _ in range(spec.batch_size)]
+    created = (
+        Created(deployment_id, "running", spec.batch_size),
+        [("deployer.place", str(run_id)) for run_id in run_ids],
+    )
+    if pg is not None:
+        await pg.deployment(
+            deployment_id=deployment_id,
+            project_id=project_id,
+            identifier=spec.identifier,
+            specification=spec.model_dump(mode="json", exclude_none=True),
+            testbed_id=testbed_id,
+            run_ids=run_ids,
+            now=utcnow(),
+        )
+        return created
+    if session is None:
+        raise ValueError("a submit writes through PostgreSQL submits or a session")
     await session.execute(
         insert(Deployment).values(
             id=deployment_id,
@@ -170,9 +208,7 @@ async def create_deployment(
             for index, run_id in enumerate(run_ids)
         ],
     )
-    return Created(deployment_id, "running", spec.batch_size), [
-        ("deployer.place", str(run_id)) for run_id in run_ids
-    ]
+    return created
 
 
 async def get_owned(

@@ -37,15 +37,23 @@ router = APIRouter(
 async def create(
     spec: Annotated[DeploymentSpec, Body(openapi_examples=DEPLOYMENT_EXAMPLES)],
     request: Request,
-    session: SessionDep,
     who: PrincipalDep,
 ) -> DeploymentCreated:
     """Accept a deployment: its runs are placed at once."""
-    candidates = await request.app.state.candidates.get(session)
-    deployment, tasks = await service.create_deployment(session, who.project_id, spec, candidates)
-    await session.commit()
-    await session.close()  # give the connection back before talking to the broker
-    await service.dispatch(request.app.state.publisher, tasks)
+    state = request.app.state
+    candidates = await state.candidates.get(state.sessions)
+    if state.pg is not None:  # PostgreSQL: one statement, no session (submit_pg.py)
+        deployment, tasks = await service.create_deployment(
+            None, who.project_id, spec, candidates, state.pg
+        )
+    else:
+        async with state.sessions() as session:
+            deployment, tasks = await service.create_deployment(
+                session, who.project_id, spec, candidates
+            )
+            await session.commit()
+    # The connection is back in its pool before the broker is talked to.
+    await service.dispatch(state.publisher, tasks)
     return DeploymentCreated(
         deployment_id=deployment.id, state=deployment.state, batch_size=deployment.batch_size
     )

@@ -47,15 +47,23 @@ def _out(inspection: Inspection, build: Build | None) -> InspectionOut:
 async def create(
     spec: Annotated[InspectionSpec, Body(openapi_examples=INSPECTION_EXAMPLES)],
     request: Request,
-    session: SessionDep,
     who: PrincipalDep,
 ) -> InspectionCreated:
     """Accept an inspection: its build starts, then its runs are placed."""
-    candidates = await request.app.state.candidates.get(session)
-    inspection, tasks = await service.create_inspection(session, who.project_id, spec, candidates)
-    await session.commit()
-    await session.close()  # give the connection back before talking to the broker
-    await service.dispatch(request.app.state.publisher, tasks)
+    state = request.app.state
+    candidates = await state.candidates.get(state.sessions)
+    if state.pg is not None:  # PostgreSQL: one statement, no session (submit_pg.py)
+        inspection, tasks = await service.create_inspection(
+            None, who.project_id, spec, candidates, state.pg
+        )
+    else:
+        async with state.sessions() as session:
+            inspection, tasks = await service.create_inspection(
+                session, who.project_id, spec, candidates
+            )
+            await session.commit()
+    # The connection is back in its pool before the broker is talked to.
+    await service.dispatch(state.publisher, tasks)
     return InspectionCreated(
         inspection_id=inspection.id,
         state=inspection.state,
