@@ -150,7 +150,10 @@ def worker(
         "--without-mingle",
     ]
     _die_with_parent()
-    celery_app().worker_main(argv)
+    # `start`, not `worker_main`: worker_main drops the worker's exit code, and an
+    # "Unrecoverable error" would then leave with 0, which the supervisor takes as a stop.
+    code: object = celery_app().start(argv)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 _CHILD = "TESSERA_WORKER_CHILD"

@@ -75,6 +75,16 @@ def test_worker_options_reach_celery(
     assert _option(celery.argv, "-c") == "3" and _option(celery.argv, "--pool") == "prefork"
 
 
+def test_worker_exit_code_reaches_the_supervisor(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery import Celery
+
+    monkeypatch.setenv("TESSERA_WORKER_CHILD", "1")
+    monkeypatch.setattr(Celery, "start", lambda _app, argv: 1)  # "Unrecoverable error"
+    assert runner.invoke(cli.app, ["worker", "monitor", "--pool", "threads"]).exit_code == 1
+
+
 def test_worker_is_supervised(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[list[str]] = []
     monkeypatch.delenv("TESSERA_WORKER_CHILD", raising=False)
