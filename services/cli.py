@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -129,8 +129,6 @@ def worker(
         sys.exit(_supervise(worker_command(service, concurrency, pool, loglevel)))
     import importlib
 
-    from shared.celery_app import celery_app
-
     importlib.import_module(f"services.{service.value}.tasks")
     if service in (Service.deployer, Service.monitor):
         _register_local(_settings())
@@ -150,10 +148,25 @@ def worker(
         "--without-mingle",
     ]
     _die_with_parent()
-    # `start`, not `worker_main`: worker_main drops the worker's exit code, and an
-    # "Unrecoverable error" would then leave with 0, which the supervisor takes as a stop.
-    code: object = celery_app().start(argv)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(_run_celery_worker(argv))
+
+
+def _run_celery_worker(argv: list[str]) -> int:
+    """Run the Celery worker; its exit code, which Celery's own entry points drop.
+
+    After an "Unrecoverable error" the worker stops with exit code 1, but `worker_main` and
+    `start` return nothing, so the process would exit 0: a stop, to the supervisor. The
+    worker object itself keeps the code.
+    """
+    from celery.signals import worker_init
+
+    from shared.celery_app import celery_app
+
+    workers: list[Any] = []
+    worker_init.connect(lambda sender, **_: workers.append(sender), weak=False)
+    celery_app().worker_main(argv)
+    code = getattr(workers[-1], "exitcode", None) if workers else None
+    return code if isinstance(code, int) else 0
 
 
 _CHILD = "TESSERA_WORKER_CHILD"
@@ -208,7 +221,10 @@ class Supervisor:
                 print(f"worker failed {quick} times in a row at start; giving up", flush=True)
                 return code
             delay = self.backoff(failures)
-            print(f"worker exited ({code}) after {served:.0f} s; restarting in {delay:.1f} s")
+            print(
+                f"worker exited ({code}) after {served:.0f} s; restarting in {delay:.1f} s",
+                flush=True,
+            )
             sleep(delay)
             if self.stopping:
                 return code

@@ -29,6 +29,13 @@ def make_celery(settings: Settings) -> Celery:
             "socket_connect_timeout": settings.broker_send_timeout_s,
             # An unacknowledged task comes back after this long (its worker died).
             "visibility_timeout": 3600,
+            # How long a producer's connection is retried before a send gives up. kombu's
+            # default is forever: a task sending while Redis is down would never return, and
+            # its worker could not stop (the reconciler re-sends what was not sent).
+            "max_retries": 3,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
         }
     app.conf.update(
         task_routes=ROUTES,

@@ -79,9 +79,16 @@ def test_worker_exit_code_reaches_the_supervisor(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from celery import Celery
+    from celery.signals import worker_init
+
+    class Stopped:
+        exitcode = 1  # what Celery's WorkController keeps after an "Unrecoverable error"
+
+    def run(_app: Celery, argv: list[str]) -> None:
+        worker_init.send(sender=Stopped())
 
     monkeypatch.setenv("TESSERA_WORKER_CHILD", "1")
-    monkeypatch.setattr(Celery, "start", lambda _app, argv: 1)  # "Unrecoverable error"
+    monkeypatch.setattr(Celery, "worker_main", run)
     assert runner.invoke(cli.app, ["worker", "monitor", "--pool", "threads"]).exit_code == 1
 
 
