@@ -638,11 +638,14 @@ def _accelerator_reason(spec: AcceleratorSpec, node: NodeInfo) -> list[str]:
 
 def _cpu_reasons(cpu: CpuSpec, node: NodeInfo) -> list[str]:
     reasons = []
-    arch = None if node.arch is None else normalise_arch(node.arch)
+    # Each check only when the spec asks: a submit matches every node of the inventory.
+    arch = None if node.arch is None or cpu.arch is None else normalise_arch(node.arch)
     if cpu.arch is not None and arch != cpu.arch:
         shown = "does not report its arch" if arch is None else f"is {arch}"
         reasons.append(f"needs arch {cpu.arch}, node {shown}")
-    vendor = None if node.cpu_vendor is None else normalise_vendor(node.cpu_vendor)
+    vendor = (
+        None if node.cpu_vendor is None or cpu.vendor is None else normalise_vendor(node.cpu_vendor)
+    )
     if cpu.vendor is not None and vendor != cpu.vendor:
         shown = "does not report its cpu vendor" if vendor is None else f"has {vendor}"
         reasons.append(f"needs cpu vendor {cpu.vendor}, node {shown}")

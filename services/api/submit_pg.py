@@ -53,6 +53,10 @@ _ACQUIRE_TIMEOUT_S = 10.0
 _STATEMENT_TIMEOUT_S = 30.0
 
 
+async def _keep(_connection: asyncpg.Connection) -> None:
+    return None
+
+
 class PgSubmits:
     """The pool and the two statements; made in the API's lifespan when the URL is Postgres."""
 
@@ -72,6 +76,9 @@ class PgSubmits:
                 timeout=_ACQUIRE_TIMEOUT_S,
                 command_timeout=_STATEMENT_TIMEOUT_S,
                 server_settings={"application_name": "tessera.api.submit"},
+                # No reset on release: these connections run one INSERT outside any
+                # transaction and leave no session state, and asyncpg's reset is a round trip.
+                reset=_keep,
             )
         return self._pool
 
