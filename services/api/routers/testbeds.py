@@ -9,7 +9,8 @@ import asyncssh
 from fastapi import APIRouter, Body, Request
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import service
 from services.api.deps import AdminDep, SessionDep
@@ -202,6 +203,29 @@ async def delete(
     testbed_id: uuid.UUID, request: Request, session: SessionDep, _admin: AdminDep
 ) -> None:
     """Remove a testbed that no unfinished run uses."""
+    # A refresh writing the testbed's nodes at the same moment can deadlock with the delete;
+    # PostgreSQL then aborts one of the two, and the delete is simply tried again.
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            await _remove(session, testbed_id)
+            break
+        except DBAPIError as error:
+            await session.rollback()
+            if attempt == _ATTEMPTS or not _transient(error):
+                raise
+    request.app.state.candidates.clear()
+
+
+_ATTEMPTS = 3
+_TRANSIENT = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _transient(error: DBAPIError) -> bool:
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in _TRANSIENT
+
+
+async def _remove(session: AsyncSession, testbed_id: uuid.UUID) -> None:
     testbed = await _get(session, testbed_id)
     busy = await session.execute(
         select(func.count()).where(Run.testbed_id == testbed.id, Run.state.not_in(RUN_TERMINAL))
@@ -216,7 +240,6 @@ async def delete(
     else:
         await session.delete(testbed)
     await session.commit()
-    request.app.state.candidates.clear()
 
 
 @router.post(
