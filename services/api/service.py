@@ -6,7 +6,7 @@ import base64
 import binascii
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -59,6 +59,27 @@ async def dispatch(publisher: Publisher, tasks: Sequence[Task]) -> None:
     """Send tasks after the commit; one the broker refuses is re-sent by the reconciler."""
     for name, arg in tasks:
         await publisher.send(name, arg)
+
+
+Spec = TypeVar("Spec", InspectionSpec, DeploymentSpec)
+Create = Callable[
+    [AsyncSession | None, uuid.UUID, Spec, list[inventory.Candidate], PgSubmits | None],
+    Awaitable[tuple[Created, list[Task]]],
+]
+
+
+async def accept(state: Any, create: Create[Spec], project_id: uuid.UUID, spec: Spec) -> Created:
+    """A submit: check, write (one statement on PostgreSQL, else a session), then dispatch."""
+    candidates = await state.candidates.get(state.sessions)
+    if state.pg is not None:
+        created, tasks = await create(None, project_id, spec, candidates, state.pg)
+    else:
+        async with state.sessions() as session:
+            created, tasks = await create(session, project_id, spec, candidates, None)
+            await session.commit()
+    # The connection is back in its pool before the broker is talked to.
+    await dispatch(state.publisher, tasks)
+    return created
 
 
 def _check_feasible(

@@ -40,20 +40,9 @@ async def create(
     who: PrincipalDep,
 ) -> DeploymentCreated:
     """Accept a deployment: its runs are placed at once."""
-    state = request.app.state
-    candidates = await state.candidates.get(state.sessions)
-    if state.pg is not None:  # PostgreSQL: one statement, no session (submit_pg.py)
-        deployment, tasks = await service.create_deployment(
-            None, who.project_id, spec, candidates, state.pg
-        )
-    else:
-        async with state.sessions() as session:
-            deployment, tasks = await service.create_deployment(
-                session, who.project_id, spec, candidates
-            )
-            await session.commit()
-    # The connection is back in its pool before the broker is talked to.
-    await service.dispatch(state.publisher, tasks)
+    deployment = await service.accept(
+        request.app.state, service.create_deployment, who.project_id, spec
+    )
     return DeploymentCreated(
         deployment_id=deployment.id, state=deployment.state, batch_size=deployment.batch_size
     )

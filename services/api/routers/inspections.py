@@ -50,20 +50,9 @@ async def create(
     who: PrincipalDep,
 ) -> InspectionCreated:
     """Accept an inspection: its build starts, then its runs are placed."""
-    state = request.app.state
-    candidates = await state.candidates.get(state.sessions)
-    if state.pg is not None:  # PostgreSQL: one statement, no session (submit_pg.py)
-        inspection, tasks = await service.create_inspection(
-            None, who.project_id, spec, candidates, state.pg
-        )
-    else:
-        async with state.sessions() as session:
-            inspection, tasks = await service.create_inspection(
-                session, who.project_id, spec, candidates
-            )
-            await session.commit()
-    # The connection is back in its pool before the broker is talked to.
-    await service.dispatch(state.publisher, tasks)
+    inspection = await service.accept(
+        request.app.state, service.create_inspection, who.project_id, spec
+    )
     return InspectionCreated(
         inspection_id=inspection.id,
         state=inspection.state,
