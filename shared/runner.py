@@ -4,7 +4,8 @@ Standard library only: this file is copied into the run's folder and started as
 `python3 runner.py RUN_DIR` on the node. RUN_DIR/job.json says what to run:
 {"argv": [...], "env": {...}, "timeout": seconds, "log_cap": bytes, "script": "name"|null,
  "container": {"create": argv, "probe": argv, "remove": argv, "image": ref} (image runs)}.
-It leaves: hwinfo.json, stdout, stderr, log (both, interleaved), started.json, and at the
+It leaves: hwinfo.json, stdout, stderr, log (both, interleaved), started.json, a line in
+`starts` per runner started (more than one means the run was started twice), and at the
 end status.json (written last and atomically: its presence means the run is over).
 """
 
@@ -138,6 +139,8 @@ def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
         cancelled.set()  # the wait loop below stops the command
 
     signal.signal(signal.SIGTERM, on_term)
+    with open(os.path.join(run_dir, "starts"), "a") as starts:  # one line per runner started
+        starts.write(f"{os.getpid()} {_now()}\n")
     _write_json(os.path.join(run_dir, "started.json"), {"pid": os.getpid(), "start": _now()})
     # An image run: make its container first; the probe and the command run inside it.
     failed = _container_step(container.get("create") or [], CONTAINER_STEP_TIMEOUT_S)

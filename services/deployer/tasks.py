@@ -144,6 +144,7 @@ def place(run_id: str) -> None:
         _fail(key, str(error))
         return
     backend_ref = connector.place(chosen_testbed, chosen.node.name, key, plan.job)
+    adopted = False
     with worker.transaction() as session:
         placed = cas_run(
             session,
@@ -157,9 +158,16 @@ def place(run_id: str) -> None:
         )
         if placed:
             refresh_parent(session, session.get(Run, key))
+        else:
+            now = session.get(Run, key)
+            # Another delivery of this task placed it first and this one adopted the same
+            # job: nothing to undo. Only a run no longer wanted has what was started stopped.
+            adopted = (
+                now is not None and now.backend_ref == backend_ref and not now.cancel_requested
+            )
     if not placed:
-        # Cancelled while being placed: stop what was started.
-        connector.cancel(chosen_testbed, Tracked(key, backend_ref, chosen.node.name))
+        if not adopted:  # cancelled while being placed: stop what was started
+            connector.cancel(chosen_testbed, Tracked(key, backend_ref, chosen.node.name))
         return
     log.info("run %s placed on %s/%s (%s)", run_id, chosen.testbed, chosen.node.name, backend_ref)
 

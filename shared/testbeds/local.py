@@ -41,6 +41,7 @@ MAX_LOG_BYTES = 64 * 1024 * 1024
 IN_CONTAINER = "/tessera/run"  # where a run's folder is mounted inside its container
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROBE_TIMEOUT_S = 60
+ADOPT_WAIT_S = 60  # a runner that holds its lock is alive; it writes its pid once started
 
 
 def _tiny_rootfs(root: Path) -> bool:
@@ -182,37 +183,49 @@ class LocalConnector:
         refresh(session, testbed)
 
     def place(self, testbed: Testbed, node: str, run_id: uuid.UUID, job: Job) -> str:
-        """Start the run (or adopt the one already started); returns the runner's pid."""
+        """Start the run (or adopt the one already started); returns the runner's pid.
+
+        The runner inherits an exclusive lock on `alive` and holds it until it exits, so a
+        placement that died anywhere after the fork leaves a lock no one can take: the next
+        delivery adopts that runner instead of starting a second one.
+        """
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # deliveries of one run, one at a time
             pid_file = folder / "pid"
             if pid_file.exists():
                 return pid_file.read_text().strip()
-            if (folder / "runner.log").exists():
-                # A placement died between starting its runner and recording the pid.
-                adopted = _started_pid(folder)
-                if adopted is not None:
-                    pid_file.write_text(adopted)
-                    return adopted
-            self._prepare(folder, job)
-            with open(folder / "placements", "a") as audit:
-                audit.write(f"{utcnow().isoformat()} {os.getpid()}\n")
-            with open(folder / "runner.log", "wb") as runner_log:
-                process = subprocess.Popen(
-                    [sys.executable, "-I", str(folder / "runner.py"), str(folder)],
-                    cwd=folder,
-                    stdin=subprocess.DEVNULL,
-                    stdout=runner_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            with open(folder / "alive", "w") as alive:
+                try:
+                    fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # a runner is running: adopt it
+                    return self._record(pid_file, _started_pid(folder, ADOPT_WAIT_S))
+                started = _read_json(folder / "started.json")
+                if started and "pid" in started:  # a runner ran and has ended: adopt its end
+                    return self._record(pid_file, str(started["pid"]))
+                self._prepare(folder, job)
+                with open(folder / "runner.log", "wb") as runner_log:
+                    process = subprocess.Popen(
+                        [sys.executable, "-I", str(folder / "runner.py"), str(folder)],
+                        cwd=folder,
+                        stdin=subprocess.DEVNULL,
+                        stdout=runner_log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        close_fds=True,
+                        pass_fds=(alive.fileno(),),
+                    )
             # Reap it when it ends so it never lingers as a zombie of this worker.
             threading.Thread(target=process.wait, daemon=True).start()
-            pid_file.write_text(str(process.pid))
-            return str(process.pid)
+            return self._record(pid_file, str(process.pid))
+
+    @staticmethod
+    def _record(pid_file: Path, pid: str | None) -> str:
+        if pid is None:
+            raise RuntimeError(f"the runner in {pid_file.parent} has not said its pid")
+        pid_file.write_text(pid)
+        return pid
 
     def _prepare(self, folder: Path, job: Job) -> None:
         work = folder / "work"
@@ -331,8 +344,8 @@ class LocalConnector:
         )
 
 
-def _started_pid(folder: Path, wait_s: float = 5.0) -> str | None:
-    """The pid a runner records first thing, if a runner was started in this folder."""
+def _started_pid(folder: Path, wait_s: float) -> str | None:
+    """The pid a running runner records first thing (it may still be starting)."""
     deadline = time.monotonic() + wait_s
     while True:
         started = _read_json(folder / "started.json")

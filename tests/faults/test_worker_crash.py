@@ -36,9 +36,9 @@ def test_deployer_killed_mid_placement(fault_stack: FaultStack) -> None:
     states = wait_terminal(fault_stack, RUNS, WHERE, timeout=300)
     runs_dir = fault_stack.home / "runs"
     starts = [
-        len((d / "placements").read_text().splitlines())
+        len((d / "starts").read_text().splitlines())
         for d in runs_dir.iterdir()
-        if (d / "placements").exists()
+        if (d / "starts").exists()
     ]
     duplicates = sum(count - 1 for count in starts if count > 1)
     record("faults_lost", RUNS - states.get("succeeded", 0))

@@ -118,3 +118,34 @@ def test_a_vanished_runner_is_gone(tmp_path: Path) -> None:
     for ref in ("999999", str(os.getpid())):  # no such process; a process that is not ours
         seen = connector.observe(TESTBED, [Tracked(run_id, ref, "node")])
         assert seen[run_id].state == "gone"
+
+
+def test_a_placement_that_died_before_recording_its_runner_adopts_it(tmp_path: Path) -> None:
+    """Killed between starting the runner and writing its pid: the next delivery adopts
+    the runner that holds the lock (still running, then ended), never starting another."""
+    connector = LocalConnector(tmp_path)
+    job = Job(argv=["sleep", "1"], env=ENV)
+    run = _start(connector, job)
+    folder = tmp_path / str(run.run_id)
+    (folder / "pid").unlink()
+    assert connector.place(TESTBED, "node", run.run_id, job) == run.backend_ref
+    _wait_end(connector, run)
+    (folder / "pid").unlink()
+    assert connector.place(TESTBED, "node", run.run_id, job) == run.backend_ref
+    assert len((folder / "starts").read_text().splitlines()) == 1
+
+
+def test_a_placement_that_died_before_forking_starts_the_runner(tmp_path: Path) -> None:
+    """Killed after preparing the folder but before the fork: no runner holds the lock and
+    none has started, so the next delivery starts one."""
+    connector = LocalConnector(tmp_path)
+    run_id = uuid.uuid4()
+    folder = tmp_path / str(run_id)
+    folder.mkdir()
+    (folder / "alive").touch()
+    (folder / "runner.log").touch()
+    ref = connector.place(TESTBED, "node", run_id, Job(argv=["true"], env=ENV))
+    run = Tracked(run_id, ref, "node")
+    _wait_end(connector, run)
+    assert connector.collect(TESTBED, run, cap=10).status["exit_code"] == 0
+    assert len((folder / "starts").read_text().splitlines()) == 1
