@@ -2,7 +2,8 @@
 
 Run from the repository root as `.venv/bin/python bench/submit.py` (`make bench`). It makes a
 fresh PostgreSQL database, migrates it, starts the real API (`tessera api`, one uvicorn worker)
-and bench/reference_app.py on free loopback ports, warms each up, loads each with wrk, checks
+and bench/reference_app.py on free loopback ports, warms each up, loads them with wrk in
+alternating rounds (3 by default, 10 s each; each figure is the median), checks
 that every accepted submit left a row (and a Celery message), and prints `name=value` lines on
 stdout; everything else goes to stderr. No Celery worker runs: the tasks pile up in Redis.
 
@@ -28,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from types import FrameType
 
 import httpx
@@ -322,6 +324,7 @@ def settled_counts(db_url: str, broker: redis.Redis, timeout_s: float = 15.0) ->
 class Options:
     duration_s: int
     warmup_s: int
+    rounds: int
     threads: int
     connections: int
     profile: Path | None
@@ -331,6 +334,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds measured (10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up (2)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating API and reference runs (3)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument(
@@ -340,7 +346,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         ".json: speedscope, anything else: collapsed stacks",
     )
     args = parser.parse_args(argv)
-    return Options(args.duration, args.warmup, args.threads, args.connections, args.profile)
+    return Options(
+        args.duration, args.warmup, args.rounds, args.threads, args.connections, args.profile
+    )
 
 
 def start_profile(pid: int, out: Path, duration_s: int) -> subprocess.Popen[bytes]:
@@ -424,39 +432,46 @@ def measure(options: Options) -> dict[str, str]:
         load("api warm-up", api_proc, api_url, api_lua, options.warmup_s)
         load("reference warm-up", ref_proc, ref_url, ref_lua, options.warmup_s)
 
+        # Rounds alternate API and reference, so a slow spell of this shared machine falls on
+        # both; each figure is the median over the rounds.
         before = settled_counts(db_url, broker)
-        profiler = None
-        if options.profile is not None:
-            profiler = start_profile(api_proc.pid, options.profile, options.duration_s)
-            stack.callback(stop_group, "py-spy", profiler)
-        api = load("api", api_proc, api_url, api_lua, options.duration_s)
-        if profiler is not None:
-            profiler.wait(timeout=60)
+        apis: list[WrkResult] = []
+        refs: list[WrkResult] = []
+        for number in range(1, options.rounds + 1):
+            profiler = None
+            if options.profile is not None and number == 1:
+                profiler = start_profile(api_proc.pid, options.profile, options.duration_s)
+                stack.callback(stop_group, "py-spy", profiler)
+            apis.append(load(f"api {number}", api_proc, api_url, api_lua, options.duration_s))
+            if profiler is not None:
+                profiler.wait(timeout=60)
+            refs.append(load(f"reference {number}", ref_proc, ref_url, ref_lua, options.duration_s))
         after = settled_counts(db_url, broker)
-
-        ref = load("reference", ref_proc, ref_url, ref_lua, options.duration_s)
 
     rows = after.rows - before.rows
     messages = after.messages - before.messages
+    answered = sum(api.answered_ok for api in apis)
     # wrk counts only the responses it read; a request still in flight when it stopped may
     # commit afterwards, so rows can exceed the 2xx answered (by up to --connections). More rows
     # than answers is not a loss, so a negative difference counts as 0 lost.
-    lost = max(0, api.answered_ok - rows)
+    lost = max(0, answered - rows)
     log(
-        f"API: {api.answered_ok} answered 2xx, {rows} inspection rows, {messages} build messages"
-        f" ({api.status_errors} non-2xx, {api.socket_errors} socket errors)"
+        f"API: {answered} answered 2xx, {rows} inspection rows, {messages} build messages"
+        f" ({sum(api.status_errors for api in apis)} non-2xx,"
+        f" {sum(api.socket_errors for api in apis)} socket errors)"
     )
     if messages != rows:
         log(f"WARNING: {rows} rows but {messages} Celery messages in '{API_QUEUE}'")
-    ratio = api.rps / ref.rps if ref.rps > 0 else 0.0
+    pairs = zip(apis, refs, strict=True)
+    ratios = [api.rps / ref.rps if ref.rps > 0 else 0.0 for api, ref in pairs]
     return {
-        "submit_rps": f"{api.rps:.1f}",
-        "submit_ref_rps": f"{ref.rps:.1f}",
-        "submit_ratio": f"{ratio:.2f}",
-        "submit_p99_ms": f"{api.p99_ms:.2f}",
-        "submit_ref_p99_ms": f"{ref.p99_ms:.2f}",
+        "submit_rps": f"{median(api.rps for api in apis):.1f}",
+        "submit_ref_rps": f"{median(ref.rps for ref in refs):.1f}",
+        "submit_ratio": f"{median(ratios):.2f}",
+        "submit_p99_ms": f"{median(api.p99_ms for api in apis):.2f}",
+        "submit_ref_p99_ms": f"{median(ref.p99_ms for ref in refs):.2f}",
         "submit_lost": str(lost),
-        "submit_errors": str(api.errors),
+        "submit_errors": str(sum(api.errors for api in apis)),
     }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import load_only
 
 from shared import hardware
 from shared.db.models import Deployment, Inspection, Node, Run, Testbed
@@ -84,11 +85,13 @@ class Candidate:
 
 
 def online_nodes() -> Select[Node, str, str]:
-    """Nodes of online testbeds, with their testbed's name and kind."""
+    """Nodes of online testbeds, with their testbed's name and kind: only what `candidate`
+    reads (a node's hwinfo document is large and placement never looks at it)."""
     return (
         select(Node, Testbed.name, Testbed.kind)
         .join(Testbed, Node.testbed_id == Testbed.id)
         .where(Testbed.state == "online")
+        .options(load_only(Node.testbed_id, Node.name, Node.state, Node.inventory))
     )
 
 

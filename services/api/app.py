@@ -6,7 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -116,10 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s)
     app.state.candidates = CandidateCache(settings.inventory_cache_s)
     errors.install(app)
-    api = APIRouter(prefix="/api/v1")
+    # Each router included once, straight into the app: every level of inclusion is matched
+    # again on each request.
     for module in (inspections, deployments, runs, testbeds, nodes):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(api_metrics.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

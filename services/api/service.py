@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
@@ -35,24 +36,48 @@ class Created:
 
 
 class CandidateCache:
-    """The online inventory, re-read at most every `ttl` seconds (submits read it each time)."""
+    """The online inventory, re-read at most every `ttl` seconds (submits read it each time).
+
+    One read at a time: when the cache expires under load, every submit waiting for it
+    shares the one query instead of each making its own.
+    """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._value: list[inventory.Candidate] = []
         self._expires = 0.0
+        self._loading: asyncio.Task[list[inventory.Candidate]] | None = None
+        self._generation = 0  # bumped by clear(): a read begun before it is not kept
 
     async def get(self, sessions: async_sessionmaker[AsyncSession]) -> list[inventory.Candidate]:
         if time.monotonic() < self._expires:
             return self._value
+        loading = self._loading
+        if loading is None:
+            loading = self._loading = asyncio.ensure_future(self._load(sessions))
+            loading.add_done_callback(self._loaded)
+        # Shielded: a request that goes away does not cancel the others' read.
+        return await asyncio.shield(loading)
+
+    async def _load(self, sessions: async_sessionmaker[AsyncSession]) -> list[inventory.Candidate]:
+        generation = self._generation
         async with sessions() as session:
             rows = await session.execute(inventory.online_nodes())
-            self._value = [inventory.candidate(node, name, kind) for node, name, kind in rows]
-        self._expires = time.monotonic() + self.ttl
-        return self._value
+            value = [inventory.candidate(node, name, kind) for node, name, kind in rows]
+        if generation == self._generation:
+            self._value, self._expires = value, time.monotonic() + self.ttl
+        return value
+
+    def _loaded(self, task: asyncio.Task[list[inventory.Candidate]]) -> None:
+        if self._loading is task:
+            self._loading = None
+        if not task.cancelled():
+            task.exception()  # retrieved: each waiter gets it; none left means no warning
 
     def clear(self) -> None:
         self._expires = 0.0
+        self._generation += 1
+        self._loading = None  # a read begun before the change is not shared from here on
 
 
 async def dispatch(publisher: Publisher, tasks: Sequence[Task]) -> None:

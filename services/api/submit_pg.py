@@ -10,6 +10,7 @@ the session path in services/api/service.py; the rows written are the same.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -84,8 +85,14 @@ class PgSubmits:
 
     async def _execute(self, query: str, *args: Any) -> None:
         pool = await self._get_pool()
-        async with pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as connection:
+        # One deadline for the wait for a connection: asyncio.timeout, not acquire(timeout=),
+        # which wraps the wait in a task of its own on every submit.
+        async with asyncio.timeout(_ACQUIRE_TIMEOUT_S):
+            connection = await pool.acquire()
+        try:
             await connection.execute(query, *args)
+        finally:
+            await pool.release(connection)
 
     async def inspection(
         self,
