@@ -539,6 +539,8 @@ def with_requests(spec: HardwareSpec, cpu: float | None, memory: int | None) -> 
             cores = Range(need, cores.max)
     if memory is not None and memory > 0 and (mem.min is None or mem.min < memory):
         mem = Range(memory, mem.max)
+    if cores is spec.cpu.cores and mem is spec.memory:
+        return spec  # nothing raised (the common case): no copies
     return replace(spec, cpu=replace(spec.cpu, cores=cores), memory=mem)
 
 
