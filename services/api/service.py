@@ -81,9 +81,9 @@ class CandidateCache:
 
 
 async def dispatch(publisher: Publisher, tasks: Sequence[Task]) -> None:
-    """Send tasks after the commit; one the broker refuses is re-sent by the reconciler."""
-    for name, arg in tasks:
-        await publisher.send(name, arg)
+    """Send tasks after the commit, together (a deployment's runs go in one LPUSH); one the
+    broker refuses is re-sent by the reconciler."""
+    await asyncio.gather(*(publisher.send(name, arg) for name, arg in tasks))
 
 
 Spec = TypeVar("Spec", InspectionSpec, DeploymentSpec)

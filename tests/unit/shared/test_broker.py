@@ -76,3 +76,48 @@ def test_unreachable_redis_is_false_not_an_error() -> None:
             await publisher.close()
 
     assert asyncio.run(publish()) is False
+
+
+def test_concurrent_sends_share_one_lpush_in_order(
+    scratch: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher = RedisPublisher(URL, timeout=5)
+    pushes: list[int] = []
+    real = publisher._redis.lpush
+
+    async def counted(queue: str, *values: str) -> int:
+        pushes.append(len(values))
+        return await real(queue, *values)
+
+    monkeypatch.setattr(publisher._redis, "lpush", counted)
+
+    async def publish() -> list[bool]:
+        try:
+            first = await publisher.send("deployer.place", "alone")  # idle: goes at once
+            rest = await asyncio.gather(
+                *(publisher.send("deployer.place", str(n)) for n in range(50))
+            )
+            return [first, *rest]
+        finally:
+            await publisher.close()
+
+    assert asyncio.run(publish()) == [True] * 51
+    assert pushes[0] == 1 and sum(pushes) == 51 and len(pushes) <= 3
+    # LPUSH puts each value at the head; the worker takes from the tail: oldest first.
+    bodies = [json.loads(raw)["body"] for raw in reversed(scratch.lrange("deploy", 0, -1))]
+    args = [json.loads(base64.b64decode(body))[0][0] for body in bodies]
+    assert args == ["alone", *[str(n) for n in range(50)]]
+
+
+def test_a_refused_batch_is_false_for_each_send() -> None:
+    publisher = RedisPublisher("redis://127.0.0.1:1/0", timeout=0.5)
+
+    async def publish() -> list[bool]:
+        try:
+            return await asyncio.gather(
+                *(publisher.send("builder.build", str(n)) for n in range(5))
+            )
+        finally:
+            await publisher.close()
+
+    assert asyncio.run(publish()) == [False] * 5
