@@ -1,11 +1,19 @@
-"""Submits on PostgreSQL in one statement and one round trip.
+"""Submits on PostgreSQL: many submits in one statement, one round trip, one commit.
 
 A submit writes a build, an inspection (or a deployment) and its runs. Through the ORM
 session that is five round trips (BEGIN, three INSERTs, COMMIT), each paying SQLAlchemy's
 async machinery: four fifths of a submit's CPU. Here the rows go in as one INSERT with data-
-modifying CTEs, a prepared statement on a small asyncpg pool of the API's own; one statement
-is atomic without a transaction block. Other databases (SQLite in the embedded default) keep
-the session path in services/api/service.py; the rows written are the same.
+modifying CTEs over arrays (`unnest`), a prepared statement on a small asyncpg pool of the
+API's own; one statement is atomic without a transaction block.
+
+Submits are coalesced, as a database coalesces commits: the ones that arrive while a
+statement is on its way are written together by the next, so under load one round trip
+and one commit carry many submits, and idle a submit goes at once. Each submit answers only
+once its own rows are committed. When a batch fails on its data (a row naming a testbed
+deleted meanwhile), each of its submits is written alone, so only the bad one fails.
+
+Other databases (SQLite in the embedded default) keep the session path in
+services/api/service.py; the rows written are the same.
 """
 
 from __future__ import annotations
@@ -13,45 +21,201 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
 from shared.db.session import async_url
 
 # Column lists name every NOT NULL column; the values mirror the models' Python defaults.
-_INSPECTION = """
-WITH build AS (
+_INSPECTIONS = """
+WITH submitted AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::uuid[], $9::int[], $10::timestamptz[])
+        AS s(build_id, inspection_id, project_id, spec_hash, runtime, identifier,
+             specification, testbed_id, batch_size, at)
+), build AS (
     INSERT INTO builds (id, project_id, spec_hash, runtime, state, cached, created_at,
                         updated_at)
-    VALUES ($1, $2, $3, $4, 'pending', false, $10, $10)
+    SELECT build_id, project_id, spec_hash, runtime, 'pending', false, at, at FROM submitted
 ), inspection AS (
     INSERT INTO inspections (id, project_id, identifier, specification, build_id, testbed_id,
                              batch_size, state, created_at, updated_at)
-    VALUES ($5, $2, $6, $7::jsonb, $1, $8, $9, 'pending', $10, $10)
+    SELECT inspection_id, project_id, identifier, specification::jsonb, build_id, testbed_id,
+           batch_size, 'pending', at, at
+    FROM submitted
 )
 INSERT INTO runs (id, project_id, inspection_id, index, state, cancel_requested, created_at,
                   updated_at)
-SELECT gen_random_uuid(), $2, $5, i, 'pending', false, $10, $10
-FROM generate_series(0, $9 - 1) AS i
+SELECT gen_random_uuid(), project_id, inspection_id, i, 'pending', false, at, at
+FROM submitted, generate_series(0, batch_size - 1) AS i
 """
 
-_DEPLOYMENT = """
+_DEPLOYMENTS = """
 WITH deployment AS (
     INSERT INTO deployments (id, project_id, identifier, specification, testbed_id,
                              batch_size, state, created_at, updated_at)
-    VALUES ($1, $2, $3, $4::jsonb, $5, $6, 'running', $8, $8)
+    SELECT id, project_id, identifier, specification::jsonb, testbed_id, batch_size,
+           'running', at, at
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::int[],
+                $7::timestamptz[])
+        AS s(id, project_id, identifier, specification, testbed_id, batch_size, at)
 )
 INSERT INTO runs (id, project_id, deployment_id, index, state, cancel_requested, created_at,
                   updated_at)
-SELECT run_id, $2, $1, i - 1, 'queued', false, $8, $8
-FROM unnest($7::uuid[]) WITH ORDINALITY AS r(run_id, i)
+SELECT id, project_id, deployment_id, index, 'queued', false, at, at
+FROM unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::int[], $12::timestamptz[])
+    AS r(id, project_id, deployment_id, index, at)
 """
 
 # What a submit may wait for: a connection from the pool, and the statement itself.
 _ACQUIRE_TIMEOUT_S = 10.0
 _STATEMENT_TIMEOUT_S = 30.0
+MAX_BATCH = 200  # submits in one statement
+IN_FLIGHT = 2  # statements on their way at once: one commits while the next is written
+
+# Errors that mean "the database cannot be reached now": answered 503, like SQLAlchemy's.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+
+@dataclass(frozen=True)
+class InspectionRows:
+    build_id: uuid.UUID
+    inspection_id: uuid.UUID
+    project_id: uuid.UUID
+    spec_hash: str
+    runtime: str
+    identifier: str | None
+    specification: str  # JSON
+    testbed_id: uuid.UUID | None
+    batch_size: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentRows:
+    deployment_id: uuid.UUID
+    project_id: uuid.UUID
+    identifier: str | None
+    specification: str  # JSON
+    testbed_id: uuid.UUID | None
+    run_ids: tuple[uuid.UUID, ...]
+    at: datetime
+
+
+def _inspection_args(batch: Sequence[InspectionRows]) -> list[list[Any]]:
+    return [
+        [row.build_id for row in batch],
+        [row.inspection_id for row in batch],
+        [row.project_id for row in batch],
+        [row.spec_hash for row in batch],
+        [row.runtime for row in batch],
+        [row.identifier for row in batch],
+        [row.specification for row in batch],
+        [row.testbed_id for row in batch],
+        [row.batch_size for row in batch],
+        [row.at for row in batch],
+    ]
+
+
+def _deployment_args(batch: Sequence[DeploymentRows]) -> list[list[Any]]:
+    runs = [(row, index, run_id) for row in batch for index, run_id in enumerate(row.run_ids)]
+    return [
+        [row.deployment_id for row in batch],
+        [row.project_id for row in batch],
+        [row.identifier for row in batch],
+        [row.specification for row in batch],
+        [row.testbed_id for row in batch],
+        [len(row.run_ids) for row in batch],
+        [row.at for row in batch],
+        [run_id for _, _, run_id in runs],
+        [row.project_id for row, _, _ in runs],
+        [row.deployment_id for row, _, _ in runs],
+        [index for _, index, _ in runs],
+        [row.at for row, _, _ in runs],
+    ]
+
+
+Row = TypeVar("Row")
+
+
+def _settle(waiter: asyncio.Future[None], error: BaseException | None) -> None:
+    if waiter.done():
+        return
+    if error is None:
+        waiter.set_result(None)
+        return
+    waiter.set_exception(error)
+    # Its request may have gone away: retrieved here, so asyncio does not warn about it.
+    waiter.add_done_callback(lambda done: done.exception())
+
+
+class Coalescer(Generic[Row]):
+    """Rows handed in while `IN_FLIGHT` statements are on their way wait, and go together in
+    the next one; `write` returns when its row is written, or raises what writing it raised."""
+
+    def __init__(self, write_many: Callable[[list[Row]], Awaitable[None]]) -> None:
+        self._write_many = write_many
+        self._waiting: list[tuple[Row, asyncio.Future[None]]] = []
+        self._flushers: set[asyncio.Task[None]] = set()
+
+    async def write(self, row: Row) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, waiter))
+        if len(self._flushers) < IN_FLIGHT:
+            flusher = asyncio.ensure_future(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        # Shielded: a request that goes away does not take the others' statement with it.
+        await asyncio.shield(waiter)
+
+    async def _flush(self) -> None:
+        batch: list[tuple[Row, asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                await self._write(batch)
+        except BaseException as error:  # cancelled (the loop is closing): nothing is left hanging
+            for _, waiter in batch:
+                _settle(waiter, error)
+            raise
+
+    async def _write(self, batch: list[tuple[Row, asyncio.Future[None]]]) -> None:
+        try:
+            await self._write_many([row for row, _ in batch])
+        except UNAVAILABLE + (OSError,) as error:  # the database, not the rows: all fail alike
+            for _, waiter in batch:
+                _settle(waiter, error)
+        except asyncpg.PostgresError as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error)
+                return
+            for row, waiter in batch:  # one bad row: find it, write the others
+                try:
+                    await self._write_many([row])
+                except Exception as alone:
+                    _settle(waiter, alone)
+                else:
+                    _settle(waiter, None)
+        except Exception as error:
+            for _, waiter in batch:
+                _settle(waiter, error)
+        else:
+            for _, waiter in batch:
+                _settle(waiter, None)
+
+    async def drain(self) -> None:
+        if self._flushers:
+            await asyncio.gather(*self._flushers, return_exceptions=True)
 
 
 async def _keep(_connection: asyncpg.Connection) -> None:
@@ -59,12 +223,17 @@ async def _keep(_connection: asyncpg.Connection) -> None:
 
 
 class PgSubmits:
-    """The pool and the two statements; made in the API's lifespan when the URL is Postgres."""
+    """The pool and the two statements; made in the API's lifespan when the URL is Postgres.
 
-    def __init__(self, url: str, *, size: int = 10) -> None:
+    Inspections and deployments each have `IN_FLIGHT` statements on their way at most: the
+    pool never needs more connections than that."""
+
+    def __init__(self, url: str, *, size: int = 2 * IN_FLIGHT) -> None:
         self._dsn = async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._size = size
         self._pool: asyncpg.Pool | None = None
+        self._inspections = Coalescer[InspectionRows](self._write_inspections)
+        self._deployments = Coalescer[DeploymentRows](self._write_deployments)
 
     async def _get_pool(self) -> asyncpg.Pool:
         # Made on first use, not at start: the API starts (and answers 503) with the
@@ -83,16 +252,22 @@ class PgSubmits:
             )
         return self._pool
 
-    async def _execute(self, query: str, *args: Any) -> None:
+    async def _execute(self, query: str, args: list[list[Any]]) -> None:
         pool = await self._get_pool()
         # One deadline for the wait for a connection: asyncio.timeout, not acquire(timeout=),
-        # which wraps the wait in a task of its own on every submit.
+        # which wraps the wait in a task of its own.
         async with asyncio.timeout(_ACQUIRE_TIMEOUT_S):
             connection = await pool.acquire()
         try:
             await connection.execute(query, *args)
         finally:
             await pool.release(connection)
+
+    async def _write_inspections(self, batch: list[InspectionRows]) -> None:
+        await self._execute(_INSPECTIONS, _inspection_args(batch))
+
+    async def _write_deployments(self, batch: list[DeploymentRows]) -> None:
+        await self._execute(_DEPLOYMENTS, _deployment_args(batch))
 
     async def inspection(
         self,
@@ -108,18 +283,19 @@ class PgSubmits:
         batch_size: int,
         now: datetime,
     ) -> None:
-        await self._execute(
-            _INSPECTION,
-            build_id,
-            project_id,
-            spec_hash,
-            runtime,
-            inspection_id,
-            identifier,
-            json.dumps(specification),
-            testbed_id,
-            batch_size,
-            now,
+        await self._inspections.write(
+            InspectionRows(
+                build_id,
+                inspection_id,
+                project_id,
+                spec_hash,
+                runtime,
+                identifier,
+                json.dumps(specification),
+                testbed_id,
+                batch_size,
+                now,
+            )
         )
 
     async def deployment(
@@ -133,29 +309,21 @@ class PgSubmits:
         run_ids: list[uuid.UUID],
         now: datetime,
     ) -> None:
-        await self._execute(
-            _DEPLOYMENT,
-            deployment_id,
-            project_id,
-            identifier,
-            json.dumps(specification),
-            testbed_id,
-            len(run_ids),
-            run_ids,
-            now,
+        await self._deployments.write(
+            DeploymentRows(
+                deployment_id,
+                project_id,
+                identifier,
+                json.dumps(specification),
+                testbed_id,
+                tuple(run_ids),
+                now,
+            )
         )
 
     async def close(self) -> None:
+        await self._inspections.drain()
+        await self._deployments.drain()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-
-# Errors that mean "the database cannot be reached now": answered 503, like SQLAlchemy's.
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-)

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-import pytest
 from sqlalchemy import create_engine, inspect
 
 from shared.db.migrate import MIGRATIONS, check, upgrade
 from shared.db.models import Base
-
-PG_ADMIN = os.environ.get("TESSERA_TEST_PG", "postgresql://postgres:tessera@127.0.0.1:5432")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    name = f"tessera_migrate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN}/{name}"
-    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as db:
-        db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _tables(url: str) -> set[str]:

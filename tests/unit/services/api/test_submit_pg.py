@@ -1,0 +1,148 @@
+"""Submits on PostgreSQL: coalesced into shared statements, each answered for its own rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import psycopg
+import pytest
+
+from services.api import submit_pg
+from services.api.submit_pg import PgSubmits
+from shared.db.migrate import upgrade
+from shared.db.models import utcnow
+
+
+@pytest.fixture
+def database(postgres_url: str) -> tuple[str, uuid.UUID]:
+    """A migrated database with one project."""
+    upgrade(postgres_url)
+    project = uuid.uuid4()
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO projects (id, name, created_at) VALUES (%s, 'p', now())", (project,)
+        )
+    return postgres_url, project
+
+
+def _inspection(project: uuid.UUID, batch_size: int = 2) -> dict[str, Any]:
+    return {
+        "build_id": uuid.uuid4(),
+        "inspection_id": uuid.uuid4(),
+        "project_id": project,
+        "spec_hash": "0" * 64,
+        "runtime": "native",
+        "identifier": None,
+        "specification": {"base": "host", "script": "echo '{}'"},
+        "testbed_id": None,
+        "batch_size": batch_size,
+        "now": utcnow(),
+    }
+
+
+def _count(url: str, table: str) -> int:
+    with psycopg.connect(url) as db:
+        row = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    return int(row[0]) if row else 0
+
+
+def test_concurrent_submits_share_statements(
+    database: tuple[str, uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, project = database
+    submits = PgSubmits(url)
+    statements: list[int] = []
+    real = submits._write_inspections
+
+    async def counted(batch: list[submit_pg.InspectionRows]) -> None:
+        statements.append(len(batch))
+        await real(batch)
+
+    monkeypatch.setattr(submits, "_write_inspections", counted)
+    submits._inspections = submit_pg.Coalescer(counted)
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(*(submits.inspection(**_inspection(project)) for _ in range(40)))
+        finally:
+            await submits.close()
+
+    asyncio.run(main())
+    assert sum(statements) == 40 and len(statements) < 40
+    assert (_count(url, "inspections"), _count(url, "builds"), _count(url, "runs")) == (40, 40, 80)
+
+
+def test_a_bad_submit_fails_alone(database: tuple[str, uuid.UUID]) -> None:
+    url, project = database
+    submits = PgSubmits(url)
+    bad = _inspection(project) | {"testbed_id": uuid.uuid4()}  # no such testbed
+
+    async def main() -> list[Any]:
+        try:
+            return await asyncio.gather(
+                *(submits.inspection(**_inspection(project)) for _ in range(5)),
+                submits.inspection(**bad),
+                *(submits.inspection(**_inspection(project)) for _ in range(5)),
+                return_exceptions=True,
+            )
+        finally:
+            await submits.close()
+
+    results = asyncio.run(main())
+    assert isinstance(results[5], asyncpg.ForeignKeyViolationError)
+    assert results[:5] + results[6:] == [None] * 10
+    assert _count(url, "inspections") == 10 and _count(url, "runs") == 20
+
+
+def test_deployments_keep_their_run_ids(database: tuple[str, uuid.UUID]) -> None:
+    url, project = database
+    submits = PgSubmits(url)
+    made = [(uuid.uuid4(), [uuid.uuid4() for _ in range(size)]) for size in (1, 3, 100)]
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(
+                *(
+                    submits.deployment(
+                        deployment_id=deployment_id,
+                        project_id=project,
+                        identifier="d",
+                        specification={"command": ["true"]},
+                        testbed_id=None,
+                        run_ids=run_ids,
+                        now=utcnow(),
+                    )
+                    for deployment_id, run_ids in made
+                )
+            )
+        finally:
+            await submits.close()
+
+    asyncio.run(main())
+    with psycopg.connect(url) as db:
+        for deployment_id, run_ids in made:
+            rows = db.execute(
+                "SELECT id, index, state FROM runs WHERE deployment_id = %s ORDER BY index",
+                (deployment_id,),
+            ).fetchall()
+            expected = [(run_id, index) for index, run_id in enumerate(run_ids)]
+            assert [(row[0], row[1]) for row in rows] == expected
+            assert {row[2] for row in rows} == {"queued"}
+
+
+def test_an_unreachable_database_fails_every_waiting_submit() -> None:
+    submits = PgSubmits("postgresql://postgres@127.0.0.1:1/none")
+
+    async def main() -> list[Any]:
+        try:
+            return await asyncio.gather(
+                *(submits.inspection(**_inspection(uuid.uuid4())) for _ in range(3)),
+                return_exceptions=True,
+            )
+        finally:
+            await submits.close()
+
+    assert all(isinstance(result, OSError) for result in asyncio.run(main()))
