@@ -167,11 +167,16 @@ class Coalescer(Generic[Row]):
         self._write_many = write_many
         self._waiting: list[tuple[Row, asyncio.Future[None]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
+        # Counted in _flush itself, not by the tasks' done callbacks: those run a loop turn
+        # after a flusher has stopped looking, and a row written in that turn would wait for
+        # a flusher that never comes.
+        self._active = 0
 
     async def write(self, row: Row) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((row, waiter))
-        if len(self._flushers) < IN_FLIGHT:
+        if self._active < IN_FLIGHT:
+            self._active += 1
             flusher = asyncio.ensure_future(self._flush())
             self._flushers.add(flusher)
             flusher.add_done_callback(self._flushers.discard)
@@ -188,6 +193,8 @@ class Coalescer(Generic[Row]):
             for _, waiter in batch:
                 _settle(waiter, error)
             raise
+        finally:
+            self._active -= 1
 
     async def _write(self, batch: list[tuple[Row, asyncio.Future[None]]]) -> None:
         try:
