@@ -9,8 +9,8 @@ through Celery in a thread.
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import json
 import logging
 import os
@@ -22,6 +22,7 @@ import redis.asyncio
 from starlette.concurrency import run_in_threadpool
 
 from shared.celery_app import ROUTES, send
+from shared.coalesce import Coalescer
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -83,59 +84,38 @@ class Publisher(Protocol):
 
 
 class RedisPublisher:
-    """Task messages to Redis, coalesced: the messages sent while one LPUSH is on its way go
-    out together in the next, one LPUSH per queue with many values (in order, so the queue
-    stays first in, first out). Each send returns once its own message is in Redis. Idle, a
-    message goes at once; under load, one round trip carries many submits' messages."""
+    """Task messages to Redis, coalesced (shared/coalesce.py): the messages sent while an
+    LPUSH is on its way go together in the next, one LPUSH per queue with many values, one
+    at a time so the queue stays first in, first out. Each send returns once its own message
+    is in Redis."""
 
     def __init__(self, url: str, timeout: float) -> None:
         self._redis = redis.asyncio.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
-        self._waiting: dict[str, list[tuple[str, asyncio.Future[bool]]]] = {}
-        self._flushing: asyncio.Task[None] | None = None
+        self._queues: dict[str, Coalescer[str]] = {}
 
     async def send(self, name: str, *args: str) -> bool:
         queue, message = task_message(name, list(args), self._origin)
-        sent = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(queue, []).append((message, sent))
-        if self._flushing is None:
-            self._flushing = asyncio.ensure_future(self._flush())
-        # Shielded: a request that goes away leaves its message (its row is committed) and
-        # does not cancel the LPUSH carrying the others'.
-        return await asyncio.shield(sent)
-
-    async def _flush(self) -> None:
-        batch: dict[str, list[tuple[str, asyncio.Future[bool]]]] = {}
+        if queue not in self._queues:
+            self._queues[queue] = Coalescer[str](functools.partial(self._push, queue), in_flight=1)
         try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, {}
-                for queue, items in batch.items():
-                    ok = await self._push(queue, [message for message, _ in items])
-                    for _, sent in items:
-                        if not sent.done():
-                            sent.set_result(ok)
-        finally:
-            self._flushing = None
-            # Stopped part way (the loop is closing): what did not go counts as not sent.
-            for items in (*batch.values(), *self._waiting.values()):
-                for _, sent in items:
-                    if not sent.done():
-                        sent.set_result(False)
-            self._waiting = {}
-
-    async def _push(self, queue: str, messages: list[str]) -> bool:
-        try:
-            await self._redis.lpush(queue, *messages)
-        except Exception as error:  # any broker failure: the rows are committed, nothing lost
-            log.warning("could not send %d task(s) to %s: %s", len(messages), queue, error)
+            await self._queues[queue].write(message)
+        except Exception:  # any broker failure (logged once per batch): the row is committed
             return False
         return True
 
+    async def _push(self, queue: str, messages: list[str]) -> None:
+        try:
+            await self._redis.lpush(queue, *messages)
+        except Exception as error:
+            log.warning("could not send %d task(s) to %s: %s", len(messages), queue, error)
+            raise
+
     async def close(self) -> None:
-        if self._flushing is not None:
-            await asyncio.shield(self._flushing)
+        for coalescer in self._queues.values():
+            await coalescer.drain()
         await self._redis.aclose()
 
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, NamedTuple
 
 import asyncpg
 
+from shared.coalesce import Coalescer
 from shared.db.session import async_url
 
 # Column lists name every NOT NULL column; the values mirror the models' Python defaults.
@@ -74,7 +74,6 @@ FROM unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::int[], $12::timestamptz[])
 # What a submit may wait for: a connection from the pool, and the statement itself.
 _ACQUIRE_TIMEOUT_S = 10.0
 _STATEMENT_TIMEOUT_S = 30.0
-MAX_BATCH = 200  # submits in one statement
 IN_FLIGHT = 2  # statements on their way at once: one commits while the next is written
 
 # Errors that mean "the database cannot be reached now": answered 503, like SQLAlchemy's.
@@ -87,8 +86,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class InspectionRows:
+class InspectionRows(NamedTuple):
+    """One submit's values; its fields are the statement's parameters $1..$10, in order."""
+
     build_id: uuid.UUID
     inspection_id: uuid.UUID
     project_id: uuid.UUID
@@ -101,8 +101,7 @@ class InspectionRows:
     at: datetime
 
 
-@dataclass(frozen=True)
-class DeploymentRows:
+class DeploymentRows(NamedTuple):
     deployment_id: uuid.UUID
     project_id: uuid.UUID
     identifier: str | None
@@ -113,18 +112,7 @@ class DeploymentRows:
 
 
 def _inspection_args(batch: Sequence[InspectionRows]) -> list[list[Any]]:
-    return [
-        [row.build_id for row in batch],
-        [row.inspection_id for row in batch],
-        [row.project_id for row in batch],
-        [row.spec_hash for row in batch],
-        [row.runtime for row in batch],
-        [row.identifier for row in batch],
-        [row.specification for row in batch],
-        [row.testbed_id for row in batch],
-        [row.batch_size for row in batch],
-        [row.at for row in batch],
-    ]
+    return [list(column) for column in zip(*batch, strict=True)]
 
 
 def _deployment_args(batch: Sequence[DeploymentRows]) -> list[list[Any]]:
@@ -145,84 +133,9 @@ def _deployment_args(batch: Sequence[DeploymentRows]) -> list[list[Any]]:
     ]
 
 
-Row = TypeVar("Row")
-
-
-def _settle(waiter: asyncio.Future[None], error: BaseException | None) -> None:
-    if waiter.done():
-        return
-    if error is None:
-        waiter.set_result(None)
-        return
-    waiter.set_exception(error)
-    # Its request may have gone away: retrieved here, so asyncio does not warn about it.
-    waiter.add_done_callback(lambda done: done.exception())
-
-
-class Coalescer(Generic[Row]):
-    """Rows handed in while `IN_FLIGHT` statements are on their way wait, and go together in
-    the next one; `write` returns when its row is written, or raises what writing it raised."""
-
-    def __init__(self, write_many: Callable[[list[Row]], Awaitable[None]]) -> None:
-        self._write_many = write_many
-        self._waiting: list[tuple[Row, asyncio.Future[None]]] = []
-        self._flushers: set[asyncio.Task[None]] = set()
-        # Counted in _flush itself, not by the tasks' done callbacks: those run a loop turn
-        # after a flusher has stopped looking, and a row written in that turn would wait for
-        # a flusher that never comes.
-        self._active = 0
-
-    async def write(self, row: Row) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, waiter))
-        if self._active < IN_FLIGHT:
-            self._active += 1
-            flusher = asyncio.ensure_future(self._flush())
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
-        # Shielded: a request that goes away does not take the others' statement with it.
-        await asyncio.shield(waiter)
-
-    async def _flush(self) -> None:
-        batch: list[tuple[Row, asyncio.Future[None]]] = []
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                await self._write(batch)
-        except BaseException as error:  # cancelled (the loop is closing): nothing is left hanging
-            for _, waiter in batch:
-                _settle(waiter, error)
-            raise
-        finally:
-            self._active -= 1
-
-    async def _write(self, batch: list[tuple[Row, asyncio.Future[None]]]) -> None:
-        try:
-            await self._write_many([row for row, _ in batch])
-        except UNAVAILABLE + (OSError,) as error:  # the database, not the rows: all fail alike
-            for _, waiter in batch:
-                _settle(waiter, error)
-        except asyncpg.PostgresError as error:
-            if len(batch) == 1:
-                _settle(batch[0][1], error)
-                return
-            for row, waiter in batch:  # one bad row: find it, write the others
-                try:
-                    await self._write_many([row])
-                except Exception as alone:
-                    _settle(waiter, alone)
-                else:
-                    _settle(waiter, None)
-        except Exception as error:
-            for _, waiter in batch:
-                _settle(waiter, error)
-        else:
-            for _, waiter in batch:
-                _settle(waiter, None)
-
-    async def drain(self) -> None:
-        if self._flushers:
-            await asyncio.gather(*self._flushers, return_exceptions=True)
+def _row_error(error: Exception) -> bool:
+    """An error of a submit's rows (a testbed deleted meanwhile), not of the database."""
+    return isinstance(error, asyncpg.PostgresError) and not isinstance(error, UNAVAILABLE)
 
 
 async def _keep(_connection: asyncpg.Connection) -> None:
@@ -239,8 +152,12 @@ class PgSubmits:
         self._dsn = async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._size = size
         self._pool: asyncpg.Pool | None = None
-        self._inspections = Coalescer[InspectionRows](self._write_inspections)
-        self._deployments = Coalescer[DeploymentRows](self._write_deployments)
+        self._inspections = Coalescer[InspectionRows](
+            self._write_inspections, in_flight=IN_FLIGHT, one_by_one=_row_error
+        )
+        self._deployments = Coalescer[DeploymentRows](
+            self._write_deployments, in_flight=IN_FLIGHT, one_by_one=_row_error
+        )
 
     async def _get_pool(self) -> asyncpg.Pool:
         # Made on first use, not at start: the API starts (and answers 503) with the

@@ -10,7 +10,6 @@ import asyncpg
 import psycopg
 import pytest
 
-from services.api import submit_pg
 from services.api.submit_pg import PgSubmits
 from shared.db.migrate import upgrade
 from shared.db.models import utcnow
@@ -55,14 +54,13 @@ def test_concurrent_submits_share_statements(
     url, project = database
     submits = PgSubmits(url)
     statements: list[int] = []
-    real = submits._write_inspections
+    real = submits._execute
 
-    async def counted(batch: list[submit_pg.InspectionRows]) -> None:
-        statements.append(len(batch))
-        await real(batch)
+    async def counted(query: str, args: list[list[Any]]) -> None:
+        statements.append(len(args[0]))  # submits in this statement
+        await real(query, args)
 
-    monkeypatch.setattr(submits, "_write_inspections", counted)
-    submits._inspections = submit_pg.Coalescer(counted)
+    monkeypatch.setattr(submits, "_execute", counted)
 
     async def main() -> None:
         try:
