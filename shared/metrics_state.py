@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +31,13 @@ from prometheus_client.core import (
 from sqlalchemy import ColumnElement, Float, case, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from shared import hardware
+from shared import placement
+from shared.celery_config import QUEUES, make_celery
 from shared.config import Settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed
 from shared.db.session import process_sessions
 from shared.hardware import AcceleratorSpec
-from shared.schemas import DeploymentSpec, InspectionSpec
+from shared.inventory import node_from_json
 from shared.states import BUILD_STATES, RUN_STATES, RUN_TERMINAL
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 PLACEMENT_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 RUN_BUCKETS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 86400)
 BUILD_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800)
-ACTIVE = ("placed", "running")
 NO_ACCELERATOR = "none"
 
 
@@ -123,41 +123,6 @@ def accelerator_model(node_inventory: Mapping[str, Any]) -> str:
     """The accelerator model of a node ('none' without any; models joined with '+')."""
     models = sorted({str(a.get("model")) for a in node_inventory.get("accelerators", ())})
     return "+".join(models) if models else NO_ACCELERATOR
-
-
-def held_devices(
-    node_inventory: Mapping[str, Any], wanted: Iterable[hardware.AcceleratorSpec]
-) -> dict[int, int]:
-    """How many devices of each of the node's accelerator entries the runs' requests hold."""
-    entries = list(node_inventory.get("accelerators", ()))
-    held: dict[int, int] = defaultdict(int)
-    for spec in wanted:
-        for index, entry in enumerate(entries):
-            if entry.get("kind") != spec.kind:
-                continue
-            if spec.vendor is not None and entry.get("vendor") != spec.vendor:
-                continue
-            model = str(entry.get("model", ""))
-            if spec.models and not any(hardware.model_matches(m, model) for m in spec.models):
-                continue
-            held[index] += spec.count
-            break
-    return held
-
-
-def requested_accelerators(
-    specification: Mapping[str, Any], *, inspection: bool
-) -> tuple[AcceleratorSpec, ...]:
-    """The accelerators one run of this inspection or deployment asks for."""
-    try:
-        spec = (
-            InspectionSpec.model_validate(specification)
-            if inspection
-            else DeploymentSpec.model_validate(specification)
-        )
-        return spec.run_requests().spec().accelerators
-    except ValueError:  # a row written by an older version: it holds nothing we can name
-        return ()
 
 
 class StateCollector:
@@ -351,14 +316,12 @@ class StateCollector:
         ).all()
         return [_NodeRow(*row) for row in rows]
 
-    def _held(
-        self, session: Session
-    ) -> dict[tuple[uuid.UUID, str], list[hardware.AcceleratorSpec]]:
-        """What the active runs hold, by node."""
+    def _held(self, session: Session) -> dict[tuple[uuid.UUID, str], list[AcceleratorSpec]]:
+        """What the active runs ask for, by node (placement.held_devices says which devices)."""
         active = session.execute(
             select(
                 Run.id, Run.testbed_id, Run.node_name, Run.inspection_id, Run.deployment_id
-            ).where(Run.state.in_(ACTIVE), Run.testbed_id.is_not(None))
+            ).where(Run.state.in_(placement.ACTIVE), Run.testbed_id.is_not(None))
         ).all()
         self._wants = {r.id: self._wants[r.id] for r in active if r.id in self._wants}
         missing = [r for r in active if r.id not in self._wants]
@@ -377,7 +340,7 @@ class StateCollector:
             for run in missing:
                 parent = getattr(run, column)
                 if parent in specs:
-                    self._wants[run.id] = requested_accelerators(
+                    self._wants[run.id] = placement.requested_accelerators(
                         specs[parent], inspection=is_inspection
                     )
         held: dict[tuple[uuid.UUID, str], list[AcceleratorSpec]] = defaultdict(list)
@@ -404,17 +367,12 @@ class StateCollector:
         for node in nodes:
             by_state[(node.testbed, node.state)] += 1
             usable = node.state == "online" and node.testbed_state == "online"
-            taken = held_devices(node.inventory, held.get((node.testbed_id, node.name), ()))
-            for index, entry in enumerate(node.inventory.get("accelerators", ())):
-                key = (
-                    node.testbed,
-                    str(entry.get("kind")),
-                    str(entry.get("vendor")),
-                    str(entry.get("model")),
-                )
-                count = float(entry.get("count", 0))
-                total[key] += count
-                free[key] += max(0.0, count - taken.get(index, 0)) if usable else 0.0
+            info = node_from_json(node.name, node.testbed, node.inventory, usable)
+            left = placement.free_devices(info, held.get((node.testbed_id, node.name), ()))
+            for device, unheld in zip(info.accelerators, left, strict=True):
+                key = (node.testbed, device.kind, device.vendor, device.model)
+                total[key] += device.count
+                free[key] += unheld if usable else 0
         nodes_metric = GaugeMetricFamily(
             "tessera_nodes", "Nodes by testbed and state.", labels=["testbed", "state"]
         )
@@ -439,8 +397,6 @@ class StateCollector:
     # ---- the broker ------------------------------------------------------------------------
 
     def _broker(self) -> list[Metric]:
-        from shared.celery_app import QUEUES, make_celery
-
         if self._celery is None:
             self._celery = make_celery(self._settings)
         depth = GaugeMetricFamily(

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.deps import PrincipalDep, SessionDep
 from services.api.errors import Unauthorized, Unavailable, Unprocessable, responses
 from services.api.schemas import Accelerator, NodeOut, NodePage
-from shared import hardware, inventory
+from shared import hardware, inventory, placement
 from shared.db.models import Node, Testbed
-from shared.metrics_state import held_devices
 
 router = APIRouter(
     prefix="/nodes",
@@ -32,18 +31,17 @@ def _offset(cursor: str | None) -> int:
 
 async def _held(session: AsyncSession) -> dict[tuple[str, str], list[hardware.AcceleratorSpec]]:
     """Accelerators the placed and running runs asked for, by (testbed, node)."""
-    return inventory.held_by_node(await session.execute(inventory.active_requests()))
+    return placement.held_by_node(await session.execute(placement.active_requests()))
 
 
 def free_counts(
     node_inventory: dict[str, Any], wanted: list[hardware.AcceleratorSpec], usable: bool
 ) -> list[int]:
-    """Per accelerator entry of the node: how many no active run holds (the metrics' meaning)."""
-    held = held_devices(node_inventory, wanted)
-    return [
-        max(0, int(entry.get("count", 0)) - held.get(index, 0)) if usable else 0
-        for index, entry in enumerate(node_inventory.get("accelerators", ()))
-    ]
+    """Per accelerator entry of the node: how many no active run holds (the metrics' meaning,
+    `placement.free_devices`); none on a node that cannot take runs."""
+    node = inventory.node_from_json("", "", node_inventory, True)
+    free = placement.free_devices(node, wanted)
+    return free if usable else [0] * len(free)
 
 
 @router.get("", summary="List nodes and their hardware", operation_id="list_nodes")
@@ -84,33 +82,35 @@ async def list_(
             a.vendor.lower() == vendor.lower() for a in info.accelerators
         ):
             continue
-        data = node.inventory
         usable = node.state == "online" and testbed_state == "online"
-        free = free_counts(data, held.get((testbed_name, node.name), []), usable)
-        items.append(
-            NodeOut(
-                id=node.id,
-                name=node.name,
-                testbed=testbed_name,
-                state=node.state,
-                state_reason=node.state_reason,
-                arch=info.arch,
-                cpu_vendor=info.cpu_vendor,
-                cpu_model=info.cpu_model,
-                cpu_flags=sorted(info.cpu_flags),
-                cores=info.cores,
-                memory_bytes=info.memory_bytes,
-                accelerators=[
-                    Accelerator.model_validate({**a, "free": left})
-                    for a, left in zip(data.get("accelerators", []), free, strict=True)
-                ],
-                labels=dict(info.labels),
-                features=sorted(info.features),
-                runtimes=list(data.get("runtimes", [])),
-                updated_at=node.updated_at,
-            )
-        )
+        free = free_counts(node.inventory, held.get((testbed_name, node.name), []), usable)
+        items.append(_out(node, testbed_name, info, free))
     start = _offset(cursor)
     window = items[start : start + limit]
     next_cursor = str(start + limit) if start + limit < len(items) else None
     return NodePage(items=window, next_cursor=next_cursor)
+
+
+def _out(node: Node, testbed: str, info: hardware.NodeInfo, free: list[int]) -> NodeOut:
+    data = node.inventory
+    return NodeOut(
+        id=node.id,
+        name=node.name,
+        testbed=testbed,
+        state=node.state,
+        state_reason=node.state_reason,
+        arch=info.arch,
+        cpu_vendor=info.cpu_vendor,
+        cpu_model=info.cpu_model,
+        cpu_flags=sorted(info.cpu_flags),
+        cores=info.cores,
+        memory_bytes=info.memory_bytes,
+        accelerators=[
+            Accelerator.model_validate({**a, "free": left})
+            for a, left in zip(data.get("accelerators", []), free, strict=True)
+        ],
+        labels=dict(info.labels),
+        features=sorted(info.features),
+        runtimes=list(data.get("runtimes", [])),
+        updated_at=node.updated_at,
+    )

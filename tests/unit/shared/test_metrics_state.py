@@ -11,19 +11,14 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import hardware
+from shared import hardware, inventory
 from shared.celery_app import celery_app
 from shared.config import Settings
 from shared.db import models
 from shared.db.migrate import upgrade
 from shared.db.models import Build, Deployment, Inspection, Node, Project, Run, utcnow
 from shared.db.session import process_sessions, unit_of_work
-from shared.metrics_state import (
-    StateCollector,
-    accelerator_model,
-    held_devices,
-    requested_accelerators,
-)
+from shared.metrics_state import StateCollector, accelerator_model
 from shared.schemas import DeploymentSpec, InspectionSpec
 
 H100 = {"kind": "gpu", "vendor": "nvidia", "model": "H100", "memory_bytes": 80 << 30, "count": 8}
@@ -223,6 +218,38 @@ def test_free_accelerators_follow_runs_ending(db: Settings) -> None:
     )
 
 
+def test_free_accelerators_honour_the_memory_asked(db: Settings) -> None:
+    """A run asking an 80GB A100 holds the node's 80GB one, not the 40GB one listed first."""
+    a100_40 = {**A100, "model": "A100-SXM4-40GB", "count": 1}
+    a100_80 = {**A100, "model": "A100-SXM4-80GB", "memory_bytes": 80 << 30, "count": 1}
+    with _session(db) as session:
+        project = Project(name="p")
+        lab = models.Testbed(name="lab", kind="slurm", state="online", config={})
+        session.add_all([project, lab])
+        session.flush()
+        node = {"accelerators": [a100_40, a100_80]}
+        session.add(Node(testbed_id=lab.id, name="mixed", state="online", inventory=node))
+        build = Build(project_id=project.id, spec_hash="a" * 64, runtime="native",
+                      state="succeeded")  # fmt: skip
+        session.add(build)
+        session.flush()
+        inspection = Inspection(project_id=project.id, build_id=build.id, batch_size=1,
+                                specification=_inspection_spec("nvidia:A100:80GB..:1"),
+                                state="running")  # fmt: skip
+        session.add(inspection)
+        session.flush()
+        session.add(Run(project_id=project.id, index=0, state="running", testbed_id=lab.id,
+                        node_name="mixed", inspection_id=inspection.id))  # fmt: skip
+    samples = scrape(StateCollector(db))
+    gpu = {"testbed": "lab", "kind": "gpu", "vendor": "nvidia"}
+    assert value(samples, "tessera_node_accelerators_free", model="A100-SXM4-80GB", **gpu) == 0
+    assert value(samples, "tessera_node_accelerators_free", model="A100-SXM4-40GB", **gpu) == 1
+    # the device the match itself would give it
+    wanted = hardware.parse_accelerator("nvidia:A100:80GB..:1")
+    stored = inventory.node_from_json("mixed", "lab", node, True)
+    assert [hardware.fits(wanted, device) for device in stored.accelerators] == [False, True]
+
+
 def test_queue_depth_is_read_from_the_broker(db: Settings) -> None:
     celery_app().send_task("builder.build", args=[str(uuid.uuid4())])
     celery_app().send_task("builder.build", args=[str(uuid.uuid4())])
@@ -247,10 +274,3 @@ def test_a_store_that_is_down_is_reported_not_raised(settings: Settings) -> None
 def test_accelerator_helpers() -> None:
     assert accelerator_model({}) == "none"
     assert accelerator_model({"accelerators": [A100, H100]}) == "A100+H100"
-    node = {"accelerators": [A100, H100]}
-    wanted = [hardware.parse_accelerator("H100:2"), hardware.parse_accelerator("nvidia:1")]
-    assert held_devices(node, wanted) == {1: 2, 0: 1}
-    assert held_devices(node, [hardware.parse_accelerator("MI300X:1")]) == {}
-    spec = _inspection_spec("H100:2")
-    assert [a.count for a in requested_accelerators(spec, inspection=True)] == [2]
-    assert requested_accelerators({"bogus": 1}, inspection=True) == ()

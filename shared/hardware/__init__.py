@@ -1,0 +1,54 @@
+"""The hardware spec: what a run asks of a node, the one parser for it, and the match against nodes.
+
+`spec` holds the model and its canonical form, `parse` the parser, `matching` the match of a
+spec against nodes and `node` the node a hardware probe describes. Import the names from here.
+"""
+
+from shared.hardware.matching import first_unmet, fits, match, model_matches
+from shared.hardware.node import node_from_hwinfo
+from shared.hardware.parse import (
+    parse_accelerator,
+    parse_cpu_quantity,
+    parse_memory,
+    parse_memory_range,
+    parse_spec,
+)
+from shared.hardware.spec import (
+    AcceleratorSpec,
+    CpuSpec,
+    HardwareSpec,
+    NodeAccelerator,
+    NodeInfo,
+    Range,
+    SpecError,
+    format_bytes,
+    normalise_arch,
+    normalise_vendor,
+    to_dict,
+    with_requests,
+)
+
+__all__ = [
+    "AcceleratorSpec",
+    "CpuSpec",
+    "HardwareSpec",
+    "NodeAccelerator",
+    "NodeInfo",
+    "Range",
+    "SpecError",
+    "first_unmet",
+    "fits",
+    "format_bytes",
+    "match",
+    "model_matches",
+    "node_from_hwinfo",
+    "normalise_arch",
+    "normalise_vendor",
+    "parse_accelerator",
+    "parse_cpu_quantity",
+    "parse_memory",
+    "parse_memory_range",
+    "parse_spec",
+    "to_dict",
+    "with_requests",
+]

@@ -1,0 +1,226 @@
+"""Placement: which nodes can take a run, which of them first, and what the active runs hold.
+
+One home for the meaning of "free": the deployer's ranking, the API's node list and the
+metrics' gauges all count devices with `held_devices`, and every device is tested against a
+request with `hardware.fits`, the same test `hardware.match` makes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import load_only
+
+from shared import hardware
+from shared.db.models import Deployment, Inspection, Node, Run, Testbed
+from shared.inventory import node_from_json
+from shared.schemas import DeploymentSpec, InspectionSpec
+
+# Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
+IMAGE_RUNTIMES = frozenset({"podman", "buildah", "docker", "apptainer", "enroot", "kubernetes"})
+# Runtimes of nodes that can only run images: without "native" they refuse `base: host`.
+IMAGE_ONLY = frozenset({"kubernetes"})
+# The states of a run that holds the devices it asked for on its node.
+ACTIVE = ("placed", "running")
+
+
+# ---- feasibility ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A node as placement sees it: the node, its testbed and what it can run."""
+
+    testbed_id: uuid.UUID
+    testbed: str
+    kind: str
+    node: hardware.NodeInfo
+    runtimes: frozenset[str]
+
+
+def online_nodes() -> Select[Node, str, str]:
+    """Nodes of online testbeds, with their testbed's name and kind: only what `candidate`
+    reads (a node's hwinfo document is large and placement never looks at it)."""
+    return (
+        select(Node, Testbed.name, Testbed.kind)
+        .join(Testbed, Node.testbed_id == Testbed.id)
+        .where(Testbed.state == "online")
+        .options(load_only(Node.testbed_id, Node.name, Node.state, Node.inventory))
+    )
+
+
+def candidate(node: Node, testbed: str, kind: str) -> Candidate:
+    return Candidate(
+        testbed_id=node.testbed_id,
+        testbed=testbed,
+        kind=kind,
+        node=node_from_json(node.name, testbed, node.inventory, node.state == "online"),
+        runtimes=frozenset(node.inventory.get("runtimes", ())),
+    )
+
+
+@dataclass(frozen=True)
+class Unmet:
+    field: str
+    reason: str
+
+
+def feasible(
+    spec: hardware.HardwareSpec,
+    candidates: Sequence[Candidate],
+    *,
+    testbed: str | None,
+    image: str | None,
+    spec_field: str,
+) -> list[Candidate] | Unmet:
+    """The candidates that fit, in order; or the one constraint that no node meets."""
+    if testbed is not None:
+        pool = [c for c in candidates if c.testbed == testbed]
+        if not pool and testbed not in {c.testbed for c in candidates}:
+            return Unmet("testbed", f"no online testbed is named {testbed!r}")
+        where = f"testbed {testbed!r}"
+    else:
+        pool = list(candidates)
+        where = "the testbeds"
+    pool = [c for c in pool if c.node.online]
+    if not pool:
+        return Unmet("testbed", f"no online node in {where}")
+    if image is None:
+        # Nodes that only run images (Kubernetes without a host_image) cannot take `base: host`.
+        pool = [c for c in pool if "native" in c.runtimes or c.runtimes.isdisjoint(IMAGE_ONLY)]
+        if not pool:
+            return Unmet(
+                "base" if spec_field.startswith(("run", "build")) else "image",
+                f"no online node in {where} runs on its own OS (base 'host'): Kubernetes "
+                "nodes run images; give a base image (or an image), or set the testbed's "
+                "host_image",
+            )
+    else:
+        pool = [c for c in pool if c.runtimes & IMAGE_RUNTIMES]
+        if not pool:
+            return Unmet(
+                "base" if spec_field.startswith("run") else "image",
+                f"no online node in {where} offers a container runtime to run image {image!r}"
+                " (base 'host' runs on the node's own OS)",
+            )
+    fits = [c for c in pool if not hardware.match(spec, c.node)]
+    if fits:
+        return fits
+    reason = hardware.first_unmet(spec, [c.node for c in pool]) or "no node fits"
+    return Unmet(spec_field, reason)
+
+
+# ---- what the active runs hold ----------------------------------------------------------------
+
+Held = Mapping[tuple[str, str], Sequence[hardware.AcceleratorSpec]]
+
+
+def active_requests(nodes: Iterable[tuple[str, str]] | None = None) -> Select[Any]:
+    """(testbed, node, inspection spec, deployment spec) of every placed or running run."""
+    query = (
+        select(Testbed.name, Run.node_name, Inspection.specification, Deployment.specification)
+        .join(Testbed, Run.testbed_id == Testbed.id)
+        .outerjoin(Inspection, Run.inspection_id == Inspection.id)
+        .outerjoin(Deployment, Run.deployment_id == Deployment.id)
+        .where(Run.state.in_(ACTIVE), Run.node_name.is_not(None))
+    )
+    if nodes is not None:
+        names = {node for _, node in nodes}
+        query = query.where(Run.node_name.in_(names))
+    return query
+
+
+def requested_accelerators(
+    specification: Mapping[str, Any], *, inspection: bool
+) -> tuple[hardware.AcceleratorSpec, ...]:
+    """The accelerators one run of this inspection or deployment asks for."""
+    try:
+        spec = (
+            InspectionSpec.model_validate(specification)
+            if inspection
+            else DeploymentSpec.model_validate(specification)
+        )
+        return spec.run_requests().spec().accelerators
+    except ValueError:  # a row written by an older version: it holds nothing we can name
+        return ()
+
+
+def held_by_node(
+    rows: Iterable[Any],
+) -> dict[tuple[str, str], list[hardware.AcceleratorSpec]]:
+    """The accelerators the active runs (rows of `active_requests`) ask for, by node."""
+    held: dict[tuple[str, str], list[hardware.AcceleratorSpec]] = {}
+    for testbed, node, inspection, deployment in rows:
+        wanted = requested_accelerators(inspection or deployment, inspection=bool(inspection))
+        held.setdefault((testbed, node), []).extend(wanted)
+    return held
+
+
+# ---- device accounting ------------------------------------------------------------------------
+
+
+def _first_fit(node: hardware.NodeInfo, spec: hardware.AcceleratorSpec) -> int | None:
+    """The node's first accelerator entry whose devices the request can use."""
+    for index, device in enumerate(node.accelerators):
+        if hardware.fits(spec, device):
+            return index
+    return None
+
+
+def held_devices(
+    node: hardware.NodeInfo, wanted: Iterable[hardware.AcceleratorSpec]
+) -> dict[int, int]:
+    """How many devices of each of the node's accelerator entries the runs' requests hold.
+
+    A request holds its count on the first entry that fits it, by `hardware.fits` (kind,
+    vendor, model and memory), so the accounting agrees with `hardware.match`.
+    """
+    held: dict[int, int] = {}
+    for spec in wanted:
+        index = _first_fit(node, spec)
+        if index is not None:
+            held[index] = held.get(index, 0) + spec.count
+    return held
+
+
+def free_devices(node: hardware.NodeInfo, held: Iterable[hardware.AcceleratorSpec]) -> list[int]:
+    """Per accelerator entry of the node: the devices no active run holds."""
+    taken = held_devices(node, held)
+    return [max(0, a.count - taken.get(i, 0)) for i, a in enumerate(node.accelerators)]
+
+
+# ---- ranking ----------------------------------------------------------------------------------
+
+
+def rank(
+    fits: Sequence[Candidate], wanted: Sequence[hardware.AcceleratorSpec], held: Held
+) -> list[Candidate]:
+    """Where a run should go first, among the nodes that fit it.
+
+    A run that asks for accelerators goes first to nodes where they are free now (the most
+    free first, so runs spread instead of queueing behind each other); a run that asks for
+    none goes first to nodes without accelerators, keeping those for the work that needs
+    them. Ties keep the inventory's order.
+    """
+
+    def key(candidate: Candidate) -> tuple[int, int]:
+        node = candidate.node
+        total = sum(a.count for a in node.accelerators)
+        if not wanted:
+            return (0, total)
+        free = free_devices(node, held.get((candidate.testbed, node.name), ()))
+        short = 0
+        spare = 0
+        for spec in wanted:
+            # the entry this request would hold: the same one held_devices counts it on
+            index = _first_fit(node, spec)
+            available = 0 if index is None else free[index]
+            short += max(0, spec.count - available)
+            spare += available - spec.count
+        return (short, -spare)
+
+    return sorted(fits, key=key)

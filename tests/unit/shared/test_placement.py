@@ -1,0 +1,117 @@
+"""Placement: feasibility's order among the nodes that fit, and what the active runs hold."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared import hardware, inventory, placement
+from shared.schemas import InspectionSpec
+
+TESTBED = uuid.uuid4()
+
+
+def _node(name: str, gpus: int = 0, model: str = "H100 80GB HBM3") -> placement.Candidate:
+    accelerators = (
+        (hardware.NodeAccelerator("gpu", "nvidia", model, 80 * 2**30, gpus),) if gpus else ()
+    )
+    info = hardware.NodeInfo(
+        name=name,
+        testbed="cluster",
+        arch="x86_64",
+        cpu_vendor="intel",
+        cpu_model="Xeon",
+        cpu_flags=frozenset({"avx2"}),
+        cores=32,
+        memory_bytes=2**38,
+        accelerators=accelerators,
+    )
+    return placement.Candidate(TESTBED, "cluster", "slurm", info, frozenset({"native"}))
+
+
+def _names(ranked: list[placement.Candidate]) -> list[str]:
+    return [c.node.name for c in ranked]
+
+
+def test_gpu_runs_go_where_gpus_are_free_most_first() -> None:
+    wanted = hardware.parse_spec("H100:2").accelerators
+    nodes = [_node("a", 4), _node("b", 8), _node("c", 4)]
+    held = {("cluster", "b"): list(hardware.parse_spec("H100:7").accelerators)}
+    # a and c have 4 free, b only 1 (short of 2): b last; a before c (inventory order)
+    assert _names(placement.rank(nodes, wanted, held)) == ["a", "c", "b"]
+    held_a = {("cluster", "a"): list(hardware.parse_spec("H100:1").accelerators)}
+    assert _names(placement.rank(nodes, wanted, held_a)) == ["b", "c", "a"]
+
+
+def test_runs_without_accelerators_keep_off_gpu_nodes() -> None:
+    nodes = [_node("gpu-1", 8), _node("cpu-1"), _node("gpu-2", 2)]
+    assert _names(placement.rank(nodes, (), {})) == ["cpu-1", "gpu-2", "gpu-1"]
+
+
+def test_only_devices_of_the_requested_model_count_as_free() -> None:
+    wanted = hardware.parse_spec("A100:1").accelerators
+    nodes = [_node("busy", 1, "A100-SXM4-80GB"), _node("idle", 1, "A100-SXM4-80GB")]
+    held = {
+        ("cluster", "busy"): list(hardware.parse_spec("A100:1").accelerators),
+        ("cluster", "idle"): list(hardware.parse_spec("H100:1").accelerators),  # not its model
+    }
+    ranked = placement.rank(nodes, wanted, held)
+    assert _names(ranked) == ["idle", "busy"]
+    assert placement.free_devices(ranked[1].node, held[("cluster", "busy")]) == [0]
+    assert placement.free_devices(ranked[0].node, held[("cluster", "idle")]) == [1]
+
+
+# ---- device accounting ------------------------------------------------------------------------
+
+H100 = {"kind": "gpu", "vendor": "nvidia", "model": "H100", "memory_bytes": 80 << 30, "count": 8}
+A100 = {"kind": "gpu", "vendor": "nvidia", "model": "A100", "memory_bytes": 40 << 30, "count": 4}
+
+
+def _stored(*accelerators: dict[str, Any], name: str = "n") -> hardware.NodeInfo:
+    """A node as placement reads it from its row."""
+    return inventory.node_from_json(name, "cluster", {"accelerators": list(accelerators)}, True)
+
+
+def test_accelerator_accounting() -> None:
+    node = _stored(A100, H100)
+    wanted = [hardware.parse_accelerator("H100:2"), hardware.parse_accelerator("nvidia:1")]
+    assert placement.held_devices(node, wanted) == {1: 2, 0: 1}
+    assert placement.held_devices(node, [hardware.parse_accelerator("MI300X:1")]) == {}
+    spec = InspectionSpec.model_validate(
+        {"base": "host", "script": "true", "run": {"requests": {"hardware": "H100:2"}}}
+    ).model_dump(mode="json", exclude_none=True)
+    assert [a.count for a in placement.requested_accelerators(spec, inspection=True)] == [2]
+    assert placement.requested_accelerators({"bogus": 1}, inspection=True) == ()
+
+
+A100_40GB = {**A100, "model": "NVIDIA A100-SXM4-40GB", "count": 1}
+A100_80GB = {**A100, "model": "NVIDIA A100-SXM4-80GB", "memory_bytes": 80 << 30, "count": 1}
+
+
+def _candidate(node: hardware.NodeInfo) -> placement.Candidate:
+    return placement.Candidate(TESTBED, "cluster", "slurm", node, frozenset({"native"}))
+
+
+def test_the_memory_asked_decides_which_device_a_run_holds() -> None:
+    """A run asking an 80GB A100 holds the 80GB one, as `hardware.match` reads the request,
+    even where a 40GB A100 comes first (a matcher without the memory took that one)."""
+    big = hardware.parse_accelerator("nvidia:A100:80GB..:1")
+    mixed = _stored(A100_40GB, A100_80GB, name="mixed")
+    assert hardware.match(hardware.HardwareSpec(accelerators=(big,)), mixed) == []
+    assert hardware.match(hardware.HardwareSpec(accelerators=(big,)), _stored(A100_40GB)) != []
+    assert [hardware.fits(big, device) for device in mixed.accelerators] == [False, True]
+
+    assert placement.held_devices(mixed, [big]) == {1: 1}
+    assert placement.free_devices(mixed, [big]) == [1, 0]
+
+    # The 40GB A100 of `mixed` is free, so a run that asks for it goes there first.
+    small = hardware.parse_spec("nvidia:A100:..40GiB:1").accelerators
+    busy = _stored(A100_40GB, name="busy")
+    held: placement.Held = {("cluster", "busy"): small, ("cluster", "mixed"): [big]}
+    ranked = placement.rank([_candidate(busy), _candidate(mixed)], small, held)
+    assert [c.node.name for c in ranked] == ["mixed", "busy"]
+    # A second 80GB run goes where an 80GB A100 is free; the 40GB one never counts for it.
+    other = _stored(A100_80GB, name="other")
+    ranked = placement.rank([_candidate(mixed), _candidate(other)], [big], held)
+    assert [c.node.name for c in ranked] == ["other", "mixed"]
+    assert placement.free_devices(mixed, [big, big]) == [1, 0]
