@@ -77,7 +77,7 @@ def main() -> None:
         os.environ["BENCH_REF_REDIS_URL"],
         os.environ.get("BENCH_REF_QUEUE", "bench:submit"),
     )
-    # The same settings as services/cli.py cmd_api: loop and http "auto" (uvloop, httptools).
+    # The same settings as services/cli/server.py `api`: loop and http "auto" (uvloop, httptools).
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

@@ -275,7 +275,7 @@ def prepare_api(env: Mapping[str, str]) -> str:
         timeout=120,
     )
     code = (
-        "from services.cli import _register_local, create_token;"
+        "from services.cli.server import _register_local, create_token;"
         "from shared.config import get_settings;"
         "_register_local(get_settings());"
         "print(create_token('bench', admin=False))"

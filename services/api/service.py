@@ -7,24 +7,23 @@ import base64
 import binascii
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.api.deps import Task, UnitOfWork
 from services.api.errors import NotFound, Unprocessable
-from services.api.submit_pg import PgSubmits
-from shared import hardware, inventory
-from shared.broker import Publisher
+from services.api.submit import SubmitRows, deployment_rows, inspection_rows
+from shared import hardware, placement
 from shared.db.models import Build, Deployment, Inspection, Run, Testbed, utcnow
 from shared.environment import environment_digest
 from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec
 from shared.states import BUILD_TERMINAL, REQUEST_TERMINAL, RUN_TERMINAL
 
-Task = tuple[str, str]
 Parent = TypeVar("Parent", bound=Inspection | Deployment)
 
 
@@ -44,12 +43,12 @@ class CandidateCache:
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._value: list[inventory.Candidate] = []
+        self._value: list[placement.Candidate] = []
         self._expires = 0.0
-        self._loading: asyncio.Task[list[inventory.Candidate]] | None = None
+        self._loading: asyncio.Task[list[placement.Candidate]] | None = None
         self._generation = 0  # bumped by clear(): a read begun before it is not kept
 
-    async def get(self, sessions: async_sessionmaker[AsyncSession]) -> list[inventory.Candidate]:
+    async def get(self, sessions: async_sessionmaker[AsyncSession]) -> list[placement.Candidate]:
         if time.monotonic() < self._expires:
             return self._value
         loading = self._loading
@@ -59,16 +58,16 @@ class CandidateCache:
         # Shielded: a request that goes away does not cancel the others' read.
         return await asyncio.shield(loading)
 
-    async def _load(self, sessions: async_sessionmaker[AsyncSession]) -> list[inventory.Candidate]:
+    async def _load(self, sessions: async_sessionmaker[AsyncSession]) -> list[placement.Candidate]:
         generation = self._generation
         async with sessions() as session:
-            rows = await session.execute(inventory.online_nodes())
-            value = [inventory.candidate(node, name, kind) for node, name, kind in rows]
+            rows = await session.execute(placement.online_nodes())
+            value = [placement.candidate(node, name, kind) for node, name, kind in rows]
         if generation == self._generation:
             self._value, self._expires = value, time.monotonic() + self.ttl
         return value
 
-    def _loaded(self, task: asyncio.Task[list[inventory.Candidate]]) -> None:
+    def _loaded(self, task: asyncio.Task[list[placement.Candidate]]) -> None:
         if self._loading is task:
             self._loading = None
         if not task.cancelled():
@@ -80,56 +79,44 @@ class CandidateCache:
         self._loading = None  # a read begun before the change is not shared from here on
 
 
-async def dispatch(publisher: Publisher, tasks: Sequence[Task]) -> None:
-    """Send tasks after the commit, together (a deployment's runs go in one LPUSH); one the
-    broker refuses is re-sent by the reconciler."""
-    await asyncio.gather(*(publisher.send(name, arg) for name, arg in tasks))
-
-
 Spec = TypeVar("Spec", InspectionSpec, DeploymentSpec)
 Create = Callable[
-    [AsyncSession | None, uuid.UUID, Spec, list[inventory.Candidate], PgSubmits | None],
-    Awaitable[tuple[Created, list[Task]]],
+    [uuid.UUID, Spec, list[placement.Candidate]], tuple[Created, SubmitRows, list[Task]]
 ]
 
 
-async def accept(state: Any, create: Create[Spec], project_id: uuid.UUID, spec: Spec) -> Created:
-    """A submit: check, write (one statement on PostgreSQL, else a session), then dispatch."""
+async def accept(
+    state: Any, work: UnitOfWork, create: Create[Spec], project_id: uuid.UUID, spec: Spec
+) -> Created:
+    """A submit: checked against the inventory, its rows and tasks handed to the request's
+    unit of work (which writes them in one statement on PostgreSQL, else through its
+    session, and sends the tasks once they are committed)."""
     candidates = await state.candidates.get(state.sessions)
-    if state.pg is not None:
-        created, tasks = await create(None, project_id, spec, candidates, state.pg)
-    else:
-        async with state.sessions() as session:
-            created, tasks = await create(session, project_id, spec, candidates, None)
-            await session.commit()
-    # The connection is back in its pool before the broker is talked to.
-    await dispatch(state.publisher, tasks)
+    created, rows, tasks = create(project_id, spec, candidates)
+    work.submit(rows)
+    work.send(*tasks)
     return created
 
 
 def _check_feasible(
-    candidates: list[inventory.Candidate],
+    candidates: list[placement.Candidate],
     spec: hardware.HardwareSpec,
     *,
     testbed: str | None,
     image: str | None,
     spec_field: str,
 ) -> uuid.UUID | None:
-    found = inventory.feasible(
+    found = placement.feasible(
         spec, candidates, testbed=testbed, image=image, spec_field=spec_field
     )
-    if isinstance(found, inventory.Unmet):
+    if isinstance(found, placement.Unmet):
         raise Unprocessable.on(found.field, found.reason)
     return found[0].testbed_id if testbed is not None else None
 
 
-async def create_inspection(
-    session: AsyncSession | None,
-    project_id: uuid.UUID,
-    spec: InspectionSpec,
-    candidates: list[inventory.Candidate],
-    pg: PgSubmits | None = None,
-) -> tuple[Created, list[Task]]:
+def create_inspection(
+    project_id: uuid.UUID, spec: InspectionSpec, candidates: list[placement.Candidate]
+) -> tuple[Created, SubmitRows, list[Task]]:
     image = None if spec.base == HOST_BASE else spec.base
     field = "run.requests.hardware" if spec.script is not None else "build.requests.hardware"
     requests = (
@@ -142,68 +129,25 @@ async def create_inspection(
     )
     build_id, inspection_id = uuid.uuid4(), uuid.uuid4()
     batch_size = spec.batch_size if spec.script else 0
-    created = Created(inspection_id, "pending", batch_size), [("builder.build", str(build_id))]
-    if pg is not None:
-        await pg.inspection(
-            build_id=build_id,
-            inspection_id=inspection_id,
-            project_id=project_id,
-            spec_hash=environment_digest(spec),
-            runtime="native" if image is None else "image",
-            identifier=spec.identifier,
-            specification=spec.model_dump(mode="json", exclude_none=True),
-            testbed_id=testbed_id,
-            batch_size=batch_size,
-            now=utcnow(),
-        )
-        return created
-    if session is None:
-        raise ValueError("a submit writes through PostgreSQL submits or a session")
-    # Core inserts: the ORM's unit of work costs more CPU than the rest of a submit.
-    await session.execute(
-        insert(Build).values(
-            id=build_id,
-            project_id=project_id,
-            spec_hash=environment_digest(spec),
-            runtime="native" if image is None else "image",
-            state="pending",
-        )
+    rows = inspection_rows(
+        build_id=build_id,
+        inspection_id=inspection_id,
+        project_id=project_id,
+        spec_hash=environment_digest(spec),
+        runtime="native" if image is None else "image",
+        identifier=spec.identifier,
+        specification=spec.model_dump(mode="json", exclude_none=True),
+        testbed_id=testbed_id,
+        batch_size=batch_size,
+        at=utcnow(),
     )
-    await session.execute(
-        insert(Inspection).values(
-            id=inspection_id,
-            project_id=project_id,
-            identifier=spec.identifier,
-            specification=spec.model_dump(mode="json", exclude_none=True),
-            build_id=build_id,
-            testbed_id=testbed_id,
-            batch_size=batch_size,
-            state="pending",
-        )
-    )
-    if batch_size:
-        await session.execute(
-            insert(Run),
-            [
-                {
-                    "project_id": project_id,
-                    "inspection_id": inspection_id,
-                    "index": index,
-                    "state": "pending",
-                }
-                for index in range(batch_size)
-            ],
-        )
-    return created
+    created = Created(inspection_id, "pending", batch_size)
+    return created, rows, [("builder.build", str(build_id))]
 
 
-async def create_deployment(
-    session: AsyncSession | None,
-    project_id: uuid.UUID,
-    spec: DeploymentSpec,
-    candidates: list[inventory.Candidate],
-    pg: PgSubmits | None = None,
-) -> tuple[Created, list[Task]]:
+def create_deployment(
+    project_id: uuid.UUID, spec: DeploymentSpec, candidates: list[placement.Candidate]
+) -> tuple[Created, SubmitRows, list[Task]]:
     testbed_id = _check_feasible(
         candidates,
         spec.run_requests().spec(),
@@ -213,48 +157,17 @@ async def create_deployment(
     )
     deployment_id = uuid.uuid4()
     run_ids = [uuid.uuid4() for _ in range(spec.batch_size)]
-    created = (
-        Created(deployment_id, "running", spec.batch_size),
-        [("deployer.place", str(run_id)) for run_id in run_ids],
+    rows = deployment_rows(
+        deployment_id=deployment_id,
+        project_id=project_id,
+        identifier=spec.identifier,
+        specification=spec.model_dump(mode="json", exclude_none=True),
+        testbed_id=testbed_id,
+        run_ids=run_ids,
+        at=utcnow(),
     )
-    if pg is not None:
-        await pg.deployment(
-            deployment_id=deployment_id,
-            project_id=project_id,
-            identifier=spec.identifier,
-            specification=spec.model_dump(mode="json", exclude_none=True),
-            testbed_id=testbed_id,
-            run_ids=run_ids,
-            now=utcnow(),
-        )
-        return created
-    if session is None:
-        raise ValueError("a submit writes through PostgreSQL submits or a session")
-    await session.execute(
-        insert(Deployment).values(
-            id=deployment_id,
-            project_id=project_id,
-            identifier=spec.identifier,
-            specification=spec.model_dump(mode="json", exclude_none=True),
-            testbed_id=testbed_id,
-            batch_size=spec.batch_size,
-            state="running",
-        )
-    )
-    await session.execute(
-        insert(Run),
-        [
-            {
-                "id": run_id,
-                "project_id": project_id,
-                "deployment_id": deployment_id,
-                "index": index,
-                "state": "queued",
-            }
-            for index, run_id in enumerate(run_ids)
-        ],
-    )
-    return created
+    created = Created(deployment_id, "running", spec.batch_size)
+    return created, rows, [("deployer.place", str(run_id)) for run_id in run_ids]
 
 
 async def get_owned(

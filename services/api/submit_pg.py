@@ -12,69 +12,32 @@ and one commit carry many submits, and idle a submit goes at once. Each submit a
 once its own rows are committed. When a batch fails on its data (a row naming a testbed
 deleted meanwhile), each of its submits is written alone, so only the bad one fails.
 
-Other databases (SQLite in the embedded default) keep the session path in
-services/api/service.py; the rows written are the same.
+The rows are services/api/submit.py's, the ones other databases (SQLite in the embedded
+default) insert through the request's session; the statement is built from their columns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-import uuid
+import operator
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
+from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import postgresql
 
+from services.api.submit import Row, SubmitRows
 from shared.coalesce import Coalescer
 from shared.db.session import async_url
-
-# Column lists name every NOT NULL column; the values mirror the models' Python defaults.
-_INSPECTIONS = """
-WITH submitted AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                         $6::text[], $7::text[], $8::uuid[], $9::int[], $10::timestamptz[])
-        AS s(build_id, inspection_id, project_id, spec_hash, runtime, identifier,
-             specification, testbed_id, batch_size, at)
-), build AS (
-    INSERT INTO builds (id, project_id, spec_hash, runtime, state, cached, created_at,
-                        updated_at)
-    SELECT build_id, project_id, spec_hash, runtime, 'pending', false, at, at FROM submitted
-), inspection AS (
-    INSERT INTO inspections (id, project_id, identifier, specification, build_id, testbed_id,
-                             batch_size, state, created_at, updated_at)
-    SELECT inspection_id, project_id, identifier, specification::jsonb, build_id, testbed_id,
-           batch_size, 'pending', at, at
-    FROM submitted
-)
-INSERT INTO runs (id, project_id, inspection_id, index, state, cancel_requested, created_at,
-                  updated_at)
-SELECT gen_random_uuid(), project_id, inspection_id, i, 'pending', false, at, at
-FROM submitted, generate_series(0, batch_size - 1) AS i
-"""
-
-_DEPLOYMENTS = """
-WITH deployment AS (
-    INSERT INTO deployments (id, project_id, identifier, specification, testbed_id,
-                             batch_size, state, created_at, updated_at)
-    SELECT id, project_id, identifier, specification::jsonb, testbed_id, batch_size,
-           'running', at, at
-    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::int[],
-                $7::timestamptz[])
-        AS s(id, project_id, identifier, specification, testbed_id, batch_size, at)
-)
-INSERT INTO runs (id, project_id, deployment_id, index, state, cancel_requested, created_at,
-                  updated_at)
-SELECT id, project_id, deployment_id, index, 'queued', false, at, at
-FROM unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::int[], $12::timestamptz[])
-    AS r(id, project_id, deployment_id, index, at)
-"""
 
 # What a submit may wait for: a connection from the pool, and the statement itself.
 _ACQUIRE_TIMEOUT_S = 10.0
 _STATEMENT_TIMEOUT_S = 30.0
 IN_FLIGHT = 2  # statements on their way at once: one commits while the next is written
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]  # (SQLAlchemy untyped)
 
 # Errors that mean "the database cannot be reached now": answered 503, like SQLAlchemy's.
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -86,51 +49,71 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
-class InspectionRows(NamedTuple):
-    """One submit's values; its fields are the statement's parameters $1..$10, in order."""
-
-    build_id: uuid.UUID
-    inspection_id: uuid.UUID
-    project_id: uuid.UUID
-    spec_hash: str
-    runtime: str
-    identifier: str | None
-    specification: str  # JSON
-    testbed_id: uuid.UUID | None
-    batch_size: int
-    at: datetime
+# A table's columns, parents first: (table, column names, the parameter each one reads).
+Shape = tuple[tuple[Table, tuple[str, ...], tuple[int, ...]], ...]
 
 
-class DeploymentRows(NamedTuple):
-    deployment_id: uuid.UUID
-    project_id: uuid.UUID
-    identifier: str | None
-    specification: str  # JSON
-    testbed_id: uuid.UUID | None
-    run_ids: tuple[uuid.UUID, ...]
-    at: datetime
+@functools.cache
+def _types(table: Table) -> dict[str, tuple[str, bool]]:
+    """Each column's PostgreSQL type, and whether it is JSON (which asyncpg takes as text)."""
+    return {
+        column.name: (column.type.compile(dialect=_DIALECT), isinstance(column.type, JSON))
+        for column in table.c
+    }
 
 
-def _inspection_args(batch: Sequence[InspectionRows]) -> list[list[Any]]:
-    return [list(column) for column in zip(*batch, strict=True)]
+@functools.cache
+def _statement(shape: Shape) -> str:
+    """One INSERT per table, each from arrays (`unnest`), the parents' as data-modifying CTEs.
+
+    Foreign keys are checked at the end of the statement, when every CTE has run.
+    """
+    quote = _DIALECT.identifier_preparer.quote
+    inserts = []
+    for table, columns, parameters in shape:
+        types = _types(table)
+        arrays = [
+            f"${number}::{types[column][0]}[]"
+            for column, number in zip(columns, parameters, strict=True)
+        ]
+        inserts.append(
+            f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
+            f"SELECT * FROM unnest({', '.join(arrays)})"
+        )
+    *parents, last = inserts
+    ctes = ", ".join(f"parent_{index} AS ({insert})" for index, insert in enumerate(parents))
+    return f"WITH {ctes} {last}" if ctes else last
 
 
-def _deployment_args(batch: Sequence[DeploymentRows]) -> list[list[Any]]:
-    runs = [(row, index, run_id) for row in batch for index, run_id in enumerate(row.run_ids)]
-    return [
-        [row.deployment_id for row in batch],
-        [row.project_id for row in batch],
-        [row.identifier for row in batch],
-        [row.specification for row in batch],
-        [row.testbed_id for row in batch],
-        [len(row.run_ids) for row in batch],
-        [row.at for row in batch],
-        [run_id for _, _, run_id in runs],
-        [row.project_id for row, _, _ in runs],
-        [row.deployment_id for row, _, _ in runs],
-        [index for _, index, _ in runs],
-        [row.at for row, _, _ in runs],
-    ]
+def _statement_args(batch: Sequence[SubmitRows]) -> tuple[str, list[list[Any]]]:
+    """The statement and its arrays for the rows of all the batch's submits.
+
+    Columns that hold the very same objects, row for row, go as one array: a submit's time
+    in each created_at and updated_at, its project in every table, a parent's id in its
+    children, a state. asyncpg encodes every element (a timestamp costs about 2 us), and the
+    rows name each value once per table.
+    """
+    tables: dict[Table, list[Row]] = {}
+    for submit in batch:
+        for table, rows in submit.tables.items():
+            if rows:
+                tables.setdefault(table, []).extend(rows)
+    shape, args = [], []
+    seen: dict[tuple[str, tuple[int, ...]], int] = {}  # (type, each value's id) -> parameter
+    for table, rows in tables.items():
+        types, columns = _types(table), tuple(rows[0])
+        getter = operator.itemgetter(*columns)
+        parameters = []
+        for column, values in zip(columns, zip(*map(getter, rows), strict=True), strict=True):
+            key = (types[column][0], tuple(map(id, values)))  # the rows keep the objects alive
+            if key not in seen:
+                if types[column][1]:
+                    values = tuple(None if v is None else json.dumps(v) for v in values)
+                args.append(list(values))
+                seen[key] = len(args)
+            parameters.append(seen[key])
+        shape.append((table, columns, tuple(parameters)))
+    return _statement(tuple(shape)), args
 
 
 def _row_error(error: Exception) -> bool:
@@ -143,7 +126,7 @@ async def _keep(_connection: asyncpg.Connection) -> None:
 
 
 class PgSubmits:
-    """The pool and the two statements; made in the API's lifespan when the URL is Postgres.
+    """The pool and the coalesced writes; made in the API's lifespan when the URL is Postgres.
 
     Inspections and deployments each have `IN_FLIGHT` statements on their way at most: the
     pool never needs more connections than that."""
@@ -152,12 +135,10 @@ class PgSubmits:
         self._dsn = async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._size = size
         self._pool: asyncpg.Pool | None = None
-        self._inspections = Coalescer[InspectionRows](
-            self._write_inspections, in_flight=IN_FLIGHT, one_by_one=_row_error
-        )
-        self._deployments = Coalescer[DeploymentRows](
-            self._write_deployments, in_flight=IN_FLIGHT, one_by_one=_row_error
-        )
+        self._coalescers = {
+            kind: Coalescer[SubmitRows](self._write, in_flight=IN_FLIGHT, one_by_one=_row_error)
+            for kind in ("inspection", "deployment")
+        }
 
     async def _get_pool(self) -> asyncpg.Pool:
         # Made on first use, not at start: the API starts (and answers 503) with the
@@ -187,67 +168,17 @@ class PgSubmits:
         finally:
             await pool.release(connection)
 
-    async def _write_inspections(self, batch: list[InspectionRows]) -> None:
-        await self._execute(_INSPECTIONS, _inspection_args(batch))
+    async def _write(self, batch: list[SubmitRows]) -> None:
+        await self._execute(*_statement_args(batch))
 
-    async def _write_deployments(self, batch: list[DeploymentRows]) -> None:
-        await self._execute(_DEPLOYMENTS, _deployment_args(batch))
-
-    async def inspection(
-        self,
-        *,
-        build_id: uuid.UUID,
-        inspection_id: uuid.UUID,
-        project_id: uuid.UUID,
-        spec_hash: str,
-        runtime: str,
-        identifier: str | None,
-        specification: dict[str, Any],
-        testbed_id: uuid.UUID | None,
-        batch_size: int,
-        now: datetime,
-    ) -> None:
-        await self._inspections.write(
-            InspectionRows(
-                build_id,
-                inspection_id,
-                project_id,
-                spec_hash,
-                runtime,
-                identifier,
-                json.dumps(specification),
-                testbed_id,
-                batch_size,
-                now,
-            )
-        )
-
-    async def deployment(
-        self,
-        *,
-        deployment_id: uuid.UUID,
-        project_id: uuid.UUID,
-        identifier: str | None,
-        specification: dict[str, Any],
-        testbed_id: uuid.UUID | None,
-        run_ids: list[uuid.UUID],
-        now: datetime,
-    ) -> None:
-        await self._deployments.write(
-            DeploymentRows(
-                deployment_id,
-                project_id,
-                identifier,
-                json.dumps(specification),
-                testbed_id,
-                tuple(run_ids),
-                now,
-            )
-        )
+    async def write(self, rows: SubmitRows) -> None:
+        """Write one submit's rows, together with those of the submits waiting beside it;
+        returns once they are committed."""
+        await self._coalescers[rows.kind].write(rows)
 
     async def close(self) -> None:
-        await self._inspections.drain()
-        await self._deployments.drain()
+        for coalescer in self._coalescers.values():
+            await coalescer.drain()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

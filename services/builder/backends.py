@@ -6,8 +6,6 @@ and pushes it. Commands are argv lists built by pure functions, so they are test
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 import subprocess
@@ -15,31 +13,21 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
+from services.builder.base import Backend, Log, authfile_json
 from services.builder.native import BuildFailed
 from shared.config import Settings
 
-Log = Callable[[str], None]
 _ERROR_LINE = re.compile(r"\b(error|Error|ERROR|failed|unknown)\b")
 _MISSING_IMAGE = re.compile(
     r"manifest unknown|name unknown|not found|repository .* does not exist|no such host"
     r"|connection refused|unauthorized",
     re.IGNORECASE,
 )
-
-
-class Backend(Protocol):
-    name: ClassVar[str]
-
-    def build(self, context: Path, reference: str, log: Log, deadline: float) -> None:
-        """Build the context's Containerfile into `reference` (failing with the reason)."""
-
-    def push(self, reference: str, log: Log, deadline: float) -> None:
-        """Push `reference` to its registry."""
 
 
 def repository_of(reference: str) -> str:
@@ -107,12 +95,6 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
     except ProcessLookupError:
         pass
     process.wait()
-
-
-def authfile_json(registry: str, username: str, password: str) -> str:
-    """A containers-auth.json / docker config.json holding one registry's credentials."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return json.dumps({"auths": {registry: {"auth": token}}})
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.builder import recipe
-from services.builder.backends import Log, backend_for
+from services.builder.backends import backend_for
+from services.builder.base import Log
 from services.builder.native import BuildFailed
 from services.builder.registry import RegistryClient, RegistryConfig, RegistryError
 from shared import hwinfo

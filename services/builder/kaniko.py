@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from services.builder.backends import Log, authfile_json
+from services.builder.base import Log, authfile_json
 from services.builder.native import BuildFailed
 from shared.config import Settings
 from shared.hardware import HardwareSpec
@@ -53,6 +53,43 @@ def _node_selector(hardware: HardwareSpec) -> dict[str, str]:
     return selector
 
 
+def _executor(
+    reference: str, plain_http: bool, tls_verify: bool, cpu: float | None, memory: int | None
+) -> dict[str, Any]:
+    """The kaniko container: build the context's Containerfile, push to `reference`."""
+    args = [
+        "--dockerfile=Containerfile",
+        "--context=tar:///context/context.tar.gz",
+        f"--destination={reference}",
+        "--single-snapshot",
+    ]
+    if plain_http:
+        args.append("--insecure")
+    if not tls_verify:
+        args.append("--skip-tls-verify")
+    container: dict[str, Any] = {"name": "kaniko", "args": args}
+    requests = {}
+    if cpu is not None:
+        requests["cpu"] = f"{int(cpu * 1000)}m"
+    if memory is not None:
+        requests["memory"] = str(memory)
+    if requests:
+        container["resources"] = {"requests": requests}
+    return container
+
+
+def _secret(metadata: dict[str, Any], credentials: tuple[str, str, str]) -> dict[str, Any]:
+    """The registry credentials as the Docker config kaniko reads."""
+    config = authfile_json(*credentials)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {**metadata},
+        "type": "Opaque",
+        "data": {"config.json": base64.b64encode(config.encode()).decode()},
+    }
+
+
 def render_manifests(
     *,
     spec_hash: str,
@@ -75,59 +112,33 @@ def render_manifests(
             f" of at most {MAX_CONTEXT_BYTES} bytes"
         )
     name = _name(spec_hash)
-    labels = {"app.kubernetes.io/managed-by": "tessera", "tessera.io/spec-hash": spec_hash[:63]}
-    args = [
-        "--dockerfile=Containerfile",
-        "--context=tar:///context/context.tar.gz",
-        f"--destination={reference}",
-        "--single-snapshot",
-    ]
-    if plain_http:
-        args.append("--insecure")
-    if not tls_verify:
-        args.append("--skip-tls-verify")
+    metadata = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {
+            "app.kubernetes.io/managed-by": "tessera",
+            "tessera.io/spec-hash": spec_hash[:63],
+        },
+    }
+    container = {
+        "image": executor_image,
+        **_executor(reference, plain_http, tls_verify, cpu, memory),
+    }
     volumes: list[dict[str, Any]] = [{"name": "context", "configMap": {"name": name}}]
-    mounts: list[dict[str, Any]] = [{"name": "context", "mountPath": "/context"}]
+    container["volumeMounts"] = [{"name": "context", "mountPath": "/context"}]
     manifests: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "metadata": {**metadata},
             "binaryData": {"context.tar.gz": base64.b64encode(context).decode()},
         }
     ]
     if credentials is not None:
-        registry, username, password = credentials
-        config = authfile_json(registry, username, password)
-        manifests.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": name, "namespace": namespace, "labels": labels},
-                "type": "Opaque",
-                "data": {"config.json": base64.b64encode(config.encode()).decode()},
-            }
-        )
+        manifests.append(_secret(metadata, credentials))
         volumes.append({"name": "docker-config", "secret": {"secretName": name}})
-        mounts.append({"name": "docker-config", "mountPath": "/kaniko/.docker"})
-    resources: dict[str, dict[str, str]] = {}
-    if cpu is not None:
-        resources.setdefault("requests", {})["cpu"] = f"{int(cpu * 1000)}m"
-    if memory is not None:
-        resources.setdefault("requests", {})["memory"] = str(memory)
-    container: dict[str, Any] = {
-        "name": "kaniko",
-        "image": executor_image,
-        "args": args,
-        "volumeMounts": mounts,
-    }
-    if resources:
-        container["resources"] = resources
-    pod: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "containers": [container],
-        "volumes": volumes,
-    }
+        container["volumeMounts"].append({"name": "docker-config", "mountPath": "/kaniko/.docker"})
+    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": volumes}
     selector = _node_selector(hardware) if hardware is not None else {}
     if selector:
         pod["nodeSelector"] = selector
@@ -135,12 +146,12 @@ def render_manifests(
         {
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "metadata": {**metadata},
             "spec": {
                 "backoffLimit": 0,
                 "activeDeadlineSeconds": deadline_s,
                 "ttlSecondsAfterFinished": 3600,
-                "template": {"metadata": {"labels": labels}, "spec": pod},
+                "template": {"metadata": {"labels": metadata["labels"]}, "spec": pod},
             },
         }
     )

@@ -226,7 +226,7 @@ def fault_stack(
             check=True,
             capture_output=True,
         )
-        from services.cli import _register_local, create_token
+        from services.cli.server import _register_local, create_token
         from shared.config import get_settings
 
         _register_local(get_settings())

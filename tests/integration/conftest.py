@@ -149,7 +149,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             check=True,
             capture_output=True,
         )
-        from services.cli import _register_local, create_token
+        from services.cli.server import _register_local, create_token
         from shared.config import get_settings
 
         _register_local(get_settings())

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.cli_client import exits
+from services.cli.user import exits
 from tests.integration.conftest import Stack
 
 ROOT = Path(__file__).resolve().parents[2]

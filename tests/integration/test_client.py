@@ -39,7 +39,7 @@ from tessera_client.models import (
     Status,
 )
 
-from services.cli_client.api import Event, parse_events
+from services.cli.user.api import Event, parse_events
 from tests.integration.conftest import Stack
 
 TERMINAL = {"succeeded", "failed", "cancelled"}

@@ -129,7 +129,7 @@ def test_cancel_stops_a_running_inspection(stack: Stack, client: httpx.Client) -
 
 
 def test_listing_pages_newest_first(stack: Stack) -> None:
-    token = __import__("services.cli", fromlist=["create_token"]).create_token(
+    token = __import__("services.cli.server", fromlist=["create_token"]).create_token(
         "paging", admin=False
     )
     with stack.client(token) as http:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from services.api import logstream, service
-from services.api.deps import PrincipalDep, SessionDep
+from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import Conflict, ErrorBody, NotFound, responses
 from services.api.schemas import BuildOut, Cancelled, RunList, RunOut, RunResult, Status
 from shared.db.models import Build, Deployment, Inspection
@@ -36,8 +36,13 @@ def store(request: Request) -> ArtifactStore:
 
 def add_common_routes(router: APIRouter, model: type[Inspection] | type[Deployment]) -> None:
     """Register the shared endpoints under /{id} for `model`."""
+    _add_parent_routes(router, model)
+    _add_run_routes(router, model)
+
+
+def _add_parent_routes(router: APIRouter, model: type[Inspection] | type[Deployment]) -> None:
+    """The inspection's or deployment's state, specification and cancellation."""
     name = model.__tablename__[:-1]
-    errors = responses(NotFound)
 
     async def status(item_id: uuid.UUID, session: SessionDep, who: PrincipalDep) -> Status:
         parent = await service.get_owned(session, model, who.project_id, item_id)
@@ -59,6 +64,41 @@ def add_common_routes(router: APIRouter, model: type[Inspection] | type[Deployme
     ) -> dict[str, Any]:
         parent = await service.get_owned(session, model, who.project_id, item_id)
         return parent.specification
+
+    async def cancel(item_id: uuid.UUID, request: Request, who: PrincipalDep) -> Cancelled:
+        async with UnitOfWork(request) as work:
+            parent = await service.get_owned(work.session, model, who.project_id, item_id)
+            count, tasks = await service.cancel(work.session, parent)
+            work.send(*tasks)
+        return Cancelled(state=parent.state, cancelled_runs=count)
+
+    router.add_api_route(
+        "/{item_id}/status",
+        status,
+        responses=responses(NotFound),
+        summary=f"The {name}'s state, its build's and its runs' by state",
+        operation_id=f"get_{name}_status",
+    )
+    router.add_api_route(
+        "/{item_id}/specification",
+        specification,
+        responses={**responses(NotFound), **SPECIFICATION},
+        summary=f"The {name} as it was accepted",
+        operation_id=f"get_{name}_specification",
+    )
+    router.add_api_route(
+        "/{item_id}",
+        cancel,
+        methods=["DELETE"],
+        responses=responses(NotFound),
+        summary=f"Cancel the {name}",
+        operation_id=f"cancel_{name}",
+    )
+
+
+def _add_run_routes(router: APIRouter, model: type[Inspection] | type[Deployment]) -> None:
+    """The runs of an inspection or a deployment, and each run's log and result."""
+    name = model.__tablename__[:-1]
 
     async def runs(item_id: uuid.UUID, session: SessionDep, who: PrincipalDep) -> RunList:
         parent = await service.get_owned(session, model, who.project_id, item_id)
@@ -98,63 +138,25 @@ def add_common_routes(router: APIRouter, model: type[Inspection] | type[Deployme
             raise NotFound(f"run {index} ended {run.state} without a result")
         return RunResult.model_validate(json.loads(data))
 
-    async def cancel(
-        item_id: uuid.UUID, request: Request, session: SessionDep, who: PrincipalDep
-    ) -> Cancelled:
-        parent = await service.get_owned(session, model, who.project_id, item_id)
-        count, tasks = await service.cancel(session, parent)
-        state = parent.state
-        await session.commit()
-        await service.dispatch(request.app.state.publisher, tasks)
-        return Cancelled(state=state, cancelled_runs=count)
-
-    path = "/{item_id}"
     router.add_api_route(
-        f"{path}/status",
-        status,
-        methods=["GET"],
-        responses=errors,
-        summary=f"The {name}'s state, its build's and its runs' by state",
-        operation_id=f"get_{name}_status",
-    )
-    router.add_api_route(
-        f"{path}/specification",
-        specification,
-        methods=["GET"],
-        responses={**errors, **SPECIFICATION},
-        summary=f"The {name} as it was accepted",
-        operation_id=f"get_{name}_specification",
-    )
-    router.add_api_route(
-        f"{path}/runs",
+        "/{item_id}/runs",
         runs,
-        methods=["GET"],
-        responses=errors,
+        responses=responses(NotFound),
         summary=f"The {name}'s runs",
         operation_id=f"list_{name}_runs",
     )
     router.add_api_route(
-        f"{path}/runs/{{index}}/log",
+        "/{item_id}/runs/{index}/log",
         run_log,
-        methods=["GET"],
         response_class=PlainTextResponse,
         responses=logstream.log_responses(),
         summary="A run's output (stdout and stderr), so far or live",
         operation_id=f"get_{name}_run_log",
     )
     router.add_api_route(
-        f"{path}/runs/{{index}}/result",
+        "/{item_id}/runs/{index}/result",
         run_result,
-        methods=["GET"],
-        responses={**errors, **responses(Conflict)},
+        responses={**responses(NotFound), **responses(Conflict)},
         summary="A run's result: hwinfo, stdout, stderr, exit code, usage",
         operation_id=f"get_{name}_run_result",
-    )
-    router.add_api_route(
-        path,
-        cancel,
-        methods=["DELETE"],
-        responses=errors,
-        summary=f"Cancel the {name}",
-        operation_id=f"cancel_{name}",
     )

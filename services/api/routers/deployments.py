@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 
 from services.api import service
-from services.api.deps import PrincipalDep, SessionDep
+from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
 from services.api.routers.common import TOO_LARGE, add_common_routes
 from services.api.schemas import (
@@ -40,9 +40,10 @@ async def create(
     who: PrincipalDep,
 ) -> DeploymentCreated:
     """Accept a deployment: its runs are placed at once."""
-    deployment = await service.accept(
-        request.app.state, service.create_deployment, who.project_id, spec
-    )
+    async with UnitOfWork(request) as work:
+        deployment = await service.accept(
+            request.app.state, work, service.create_deployment, who.project_id, spec
+        )
     return DeploymentCreated(
         deployment_id=deployment.id, state=deployment.state, batch_size=deployment.batch_size
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from services.api import logstream, service
-from services.api.deps import PrincipalDep, SessionDep
+from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
 from services.api.routers.common import TOO_LARGE, add_common_routes
 from services.api.schemas import (
@@ -50,9 +50,10 @@ async def create(
     who: PrincipalDep,
 ) -> InspectionCreated:
     """Accept an inspection: its build starts, then its runs are placed."""
-    inspection = await service.accept(
-        request.app.state, service.create_inspection, who.project_id, spec
-    )
+    async with UnitOfWork(request) as work:
+        inspection = await service.accept(
+            request.app.state, work, service.create_inspection, who.project_id, spec
+        )
     return InspectionCreated(
         inspection_id=inspection.id,
         state=inspection.state,

@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api import service
-from services.api.deps import AdminDep, SessionDep
+from services.api.deps import AdminDep, SessionDep, UnitOfWork
 from services.api.errors import (
     Conflict,
     Forbidden,
@@ -35,8 +34,8 @@ from shared import secrets
 from shared.config import get_settings
 from shared.db.models import Node, Run, Testbed
 from shared.states import RUN_TERMINAL
-from shared.testbeds.kubernetes_config import KubernetesConfig
-from shared.testbeds.slurm_config import SlurmConfig
+from shared.testbeds.kubernetes.config import KubernetesConfig
+from shared.testbeds.slurm.config import SlurmConfig
 
 ADMIN_ERRORS = responses(Unauthorized, Forbidden)
 router = APIRouter(
@@ -56,7 +55,7 @@ def _invalid(error: ValidationError) -> Unprocessable:
 
 def _checked_kubernetes(body: TestbedCreate) -> dict[str, Any]:
     """A kubernetes testbed: its config, and its kubeconfig (the credentials) unless in-cluster."""
-    from shared.testbeds.kubernetes import kubeconfig_problem
+    from shared.testbeds.kubernetes.client import kubeconfig_problem
 
     try:
         config = KubernetesConfig.model_validate(body.config)
@@ -142,7 +141,6 @@ async def _get(session: SessionDep, testbed_id: uuid.UUID) -> Testbed:
 async def create(
     body: Annotated[TestbedCreate, Body(openapi_examples=TESTBED_EXAMPLES)],
     request: Request,
-    session: SessionDep,
     _admin: AdminDep,
 ) -> TestbedOut:
     """Add a testbed; its nodes appear once the monitor has refreshed it."""
@@ -161,13 +159,14 @@ async def create(
         credentials=secrets.encrypt(body.credentials) if body.credentials else None,
         state="unknown",
     )
-    session.add(testbed)
-    try:
-        await session.commit()
-    except IntegrityError:
-        raise Conflict(f"a testbed named {body.name!r} exists") from None
-    await service.dispatch(request.app.state.publisher, [("monitor.refresh", str(testbed.id))])
-    request.app.state.candidates.clear()
+    async with UnitOfWork(request) as work:
+        work.session.add(testbed)
+        try:
+            await work.session.flush()  # the INSERT now: a name taken is a 409, not a 503
+        except IntegrityError:
+            raise Conflict(f"a testbed named {body.name!r} exists") from None
+        work.send(("monitor.refresh", str(testbed.id)))
+        work.after_commit(request.app.state.candidates.clear)
     return _out(testbed, 0)
 
 
@@ -199,21 +198,21 @@ async def get(testbed_id: uuid.UUID, session: SessionDep, _admin: AdminDep) -> T
     summary="Remove a testbed",
     operation_id="delete_testbed",
 )
-async def delete(
-    testbed_id: uuid.UUID, request: Request, session: SessionDep, _admin: AdminDep
-) -> None:
+async def delete(testbed_id: uuid.UUID, request: Request, _admin: AdminDep) -> None:
     """Remove a testbed that no unfinished run uses."""
-    # A refresh writing the testbed's nodes at the same moment can deadlock with the delete;
-    # PostgreSQL then aborts one of the two, and the delete is simply tried again.
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            await _remove(session, testbed_id)
-            break
-        except DBAPIError as error:
-            await session.rollback()
-            if attempt == _ATTEMPTS or not _transient(error):
-                raise
-    request.app.state.candidates.clear()
+    # A refresh writing the testbed's nodes at the same moment can deadlock with the delete
+    # (its DELETE or UPDATE, which _remove flushes); PostgreSQL then aborts one of the two,
+    # and the delete is simply tried again. The commit after it takes no row locks.
+    async with UnitOfWork(request) as work:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                await _remove(work.session, testbed_id)
+                break
+            except DBAPIError as error:
+                await work.session.rollback()
+                if attempt == _ATTEMPTS or not _transient(error):
+                    raise
+        work.after_commit(request.app.state.candidates.clear)
 
 
 _ATTEMPTS = 3
@@ -239,7 +238,7 @@ async def _remove(session: AsyncSession, testbed_id: uuid.UUID) -> None:
         testbed.name = f"removed-{testbed.id.hex[:12]}"
     else:
         await session.delete(testbed)
-    await session.commit()
+    await session.flush()
 
 
 @router.post(
@@ -254,5 +253,6 @@ async def refresh(
 ) -> Accepted:
     """Re-discover the testbed's nodes now."""
     testbed = await _get(session, testbed_id)
-    await service.dispatch(request.app.state.publisher, [("monitor.refresh", str(testbed.id))])
+    async with UnitOfWork(request) as work:  # writes nothing: sends the task
+        work.send(("monitor.refresh", str(testbed.id)))
     return Accepted(state=testbed.state)

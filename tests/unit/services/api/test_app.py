@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from services.cli import _migrate, _register_local, create_token
+from services.cli.server import _migrate, _register_local, create_token
 from shared.config import Settings
 
 

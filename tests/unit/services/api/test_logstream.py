@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.api import logstream
-from services.cli_client.api import Event, parse_events
+from services.cli.user.api import Event, parse_events
 from shared.store import ArtifactStore
 
 KEY = "runs/abc/log"

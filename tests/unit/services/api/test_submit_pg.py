@@ -10,7 +10,8 @@ import asyncpg
 import psycopg
 import pytest
 
-from services.api.submit_pg import PgSubmits
+from services.api.submit import INSPECTIONS, deployment_rows, inspection_rows
+from services.api.submit_pg import PgSubmits, _statement_args
 from shared.db.migrate import upgrade
 from shared.db.models import utcnow
 
@@ -38,7 +39,7 @@ def _inspection(project: uuid.UUID, batch_size: int = 2) -> dict[str, Any]:
         "specification": {"base": "host", "script": "echo '{}'"},
         "testbed_id": None,
         "batch_size": batch_size,
-        "now": utcnow(),
+        "at": utcnow(),
     }
 
 
@@ -64,7 +65,9 @@ def test_concurrent_submits_share_statements(
 
     async def main() -> None:
         try:
-            await asyncio.gather(*(submits.inspection(**_inspection(project)) for _ in range(40)))
+            await asyncio.gather(
+                *(submits.write(inspection_rows(**_inspection(project))) for _ in range(40))
+            )
         finally:
             await submits.close()
 
@@ -81,9 +84,9 @@ def test_a_bad_submit_fails_alone(database: tuple[str, uuid.UUID]) -> None:
     async def main() -> list[Any]:
         try:
             return await asyncio.gather(
-                *(submits.inspection(**_inspection(project)) for _ in range(5)),
-                submits.inspection(**bad),
-                *(submits.inspection(**_inspection(project)) for _ in range(5)),
+                *(submits.write(inspection_rows(**_inspection(project))) for _ in range(5)),
+                submits.write(inspection_rows(**bad)),
+                *(submits.write(inspection_rows(**_inspection(project))) for _ in range(5)),
                 return_exceptions=True,
             )
         finally:
@@ -104,14 +107,16 @@ def test_deployments_keep_their_run_ids(database: tuple[str, uuid.UUID]) -> None
         try:
             await asyncio.gather(
                 *(
-                    submits.deployment(
-                        deployment_id=deployment_id,
-                        project_id=project,
-                        identifier="d",
-                        specification={"command": ["true"]},
-                        testbed_id=None,
-                        run_ids=run_ids,
-                        now=utcnow(),
+                    submits.write(
+                        deployment_rows(
+                            deployment_id=deployment_id,
+                            project_id=project,
+                            identifier="d",
+                            specification={"command": ["true"]},
+                            testbed_id=None,
+                            run_ids=run_ids,
+                            at=utcnow(),
+                        )
                     )
                     for deployment_id, run_ids in made
                 )
@@ -137,10 +142,38 @@ def test_an_unreachable_database_fails_every_waiting_submit() -> None:
     async def main() -> list[Any]:
         try:
             return await asyncio.gather(
-                *(submits.inspection(**_inspection(uuid.uuid4())) for _ in range(3)),
+                *(submits.write(inspection_rows(**_inspection(uuid.uuid4()))) for _ in range(3)),
                 return_exceptions=True,
             )
         finally:
             await submits.close()
 
     assert all(isinstance(result, OSError) for result in asyncio.run(main()))
+
+
+def test_one_statement_takes_submits_of_any_size(database: tuple[str, uuid.UUID]) -> None:
+    url, project = database
+    submits = PgSubmits(url)
+    batch = [inspection_rows(**_inspection(project, batch_size)) for batch_size in (1, 0, 3, 1)]
+    _, args = _statement_args(batch)
+    assert len(args) < sum(len(rows[0]) for rows in batch[0].tables.values()), "shared arrays"
+
+    async def main() -> None:
+        try:
+            await submits._write(batch)  # one statement for the four
+        finally:
+            await submits.close()
+
+    asyncio.run(main())
+    with psycopg.connect(url) as db:
+        for rows in batch:
+            (inspection,) = rows.tables[INSPECTIONS]
+            stored = db.execute(
+                "SELECT i.batch_size, b.state, array_agg(r.index ORDER BY r.index)"
+                " FROM inspections i JOIN builds b ON b.id = i.build_id"
+                " LEFT JOIN runs r ON r.inspection_id = i.id WHERE i.id = %s"
+                " GROUP BY i.batch_size, b.state",
+                (inspection["id"],),
+            ).fetchone()
+            size = inspection["batch_size"]
+            assert stored == (size, "pending", list(range(size)) if size else [None])

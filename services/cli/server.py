@@ -1,8 +1,7 @@
-"""The `tessera` command: the server's processes and, for users, the client commands.
+"""The server side of `tessera`: `api`, `worker`, `beat`, `migrate`, `up`, `admin`.
 
-Server side: `api`, `worker`, `beat`, `migrate`, `up`, `admin`. User side (services/cli_client,
-built on the generated client in clients/python): `login`, `inspect`, `deploy`, `status`,
-`logs`, `result`, `cancel`, `list`, `nodes`, `testbeds`.
+Each command imports what it runs when it runs: the user commands share the process, and
+every `tessera` call would pay for the server's imports.
 """
 
 from __future__ import annotations
@@ -12,30 +11,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli_client import register
+from services.cli import supervisor
 
 if TYPE_CHECKING:
     from shared.config import Settings
 
 SERVICES = {"builder": "build", "deployer": "deploy", "monitor": "monitor"}
-
-app = typer.Typer(
-    name="tessera",
-    help="Build the environment an application needs and run it on the hardware it asks for.",
-    no_args_is_help=True,
-    add_completion=False,
-    # A traceback with locals would print the token; a plain one is enough.
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-admin = typer.Typer(help="Administration on this host's database.", no_args_is_help=True)
-app.add_typer(admin, name="admin")
 
 
 class Service(StrEnum):
@@ -68,11 +54,9 @@ def _migrate(settings: Settings) -> None:
 def _register_local(settings: Settings) -> None:
     if not settings.local_testbed:
         return
-    from services import worker
-    from shared.testbeds import local
+    from services.monitor.inventory import register_local
 
-    with worker.transaction() as session:
-        local.register(session)
+    register_local()
 
 
 def create_token(project: str, *, admin: bool, name: str = "cli") -> str:
@@ -96,7 +80,6 @@ def create_token(project: str, *, admin: bool, name: str = "cli") -> str:
     return token
 
 
-@app.command(rich_help_panel="Server")
 def api(
     host: Annotated[str | None, typer.Option(help="Default: TESSERA_API_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: TESSERA_API_PORT.")] = None,
@@ -117,7 +100,6 @@ def api(
     )
 
 
-@app.command(rich_help_panel="Server")
 def worker(
     service: Annotated[Service, typer.Argument(help="Which worker: its queue follows.")],
     concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 2,
@@ -125,8 +107,9 @@ def worker(
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
     """Run a worker: builder, deployer or monitor (kept running by a supervisor process)."""
-    if os.environ.get(_CHILD) != "1":
-        sys.exit(_supervise(worker_command(service, concurrency, pool, loglevel)))
+    if os.environ.get(supervisor.CHILD_ENV) != "1":
+        command = supervisor.worker_command(service.value, concurrency, pool.value, loglevel)
+        sys.exit(supervisor.supervise(command))
     import importlib
 
     importlib.import_module(f"services.{service.value}.tasks")
@@ -147,7 +130,7 @@ def worker(
         "--without-gossip",
         "--without-mingle",
     ]
-    _die_with_parent()
+    supervisor.die_with_parent()
     sys.exit(_run_celery_worker(argv))
 
 
@@ -169,93 +152,6 @@ def _run_celery_worker(argv: list[str]) -> int:
     return code if isinstance(code, int) else 0
 
 
-_CHILD = "TESSERA_WORKER_CHILD"
-
-
-class Supervisor:
-    """Keeps one worker process running: `tessera worker` is this, and the worker its child.
-
-    A Celery worker can die without a clean exit when its broker goes away under it (kombu's
-    Redis transport raises a non-connection error while restoring unacknowledged messages:
-    "Unrecoverable error"); a queue must not stay without its worker for that. The child is
-    started again after a backoff (0.5 s doubling to 30 s; the count resets once a child has
-    served 5 minutes), and given up on after 5 quick failures in a row (each under 10 s: bad
-    settings, not an incident). SIGTERM and SIGINT are passed on and end the supervision; the
-    child is killed with its supervisor (PR_SET_PDEATHSIG), so `kill -9` of the pid that was
-    started leaves no worker behind.
-    """
-
-    QUICK_S = 10.0
-    HEALTHY_S = 300.0
-    MAX_QUICK = 5
-
-    def __init__(self, command: list[str]) -> None:
-        self.command = command
-        self.stopping = False
-        self.child: subprocess.Popen[bytes] | None = None
-
-    def forward(self, signum: int, _frame: object) -> None:
-        self.stopping = True
-        if self.child is not None and self.child.poll() is None:
-            self.child.send_signal(signum)
-
-    def backoff(self, failures: int) -> float:
-        return min(30.0, 0.5 * (1 << max(0, failures - 1)))
-
-    def run(self, sleep: Callable[[float], None] = time.sleep) -> int:
-        failures = quick = 0
-        while True:
-            began = time.monotonic()
-            # Its own process group: a terminal's Ctrl-C reaches the worker once, through here
-            # (twice would be Celery's cold shutdown).
-            self.child = subprocess.Popen(
-                self.command, env={**os.environ, _CHILD: "1"}, process_group=0
-            )
-            code = self.child.wait()
-            if self.stopping or code == 0:
-                return code
-            served = time.monotonic() - began
-            failures = 1 if served > self.HEALTHY_S else failures + 1
-            quick = quick + 1 if served < self.QUICK_S else 0
-            if quick >= self.MAX_QUICK:
-                print(f"worker failed {quick} times in a row at start; giving up", flush=True)
-                return code
-            delay = self.backoff(failures)
-            print(
-                f"worker exited ({code}) after {served:.0f} s; restarting in {delay:.1f} s",
-                flush=True,
-            )
-            sleep(delay)
-            if self.stopping:
-                return code
-
-
-def worker_command(service: Service, concurrency: int, pool: Pool, loglevel: str) -> list[str]:
-    """The command line of the worker process a supervisor starts."""
-    options = ["-c", str(concurrency), "--pool", pool.value, "--loglevel", loglevel]
-    return [sys.executable, "-m", "services.cli", "worker", service.value, *options]
-
-
-def _supervise(command: list[str]) -> int:
-    supervisor = Supervisor(command)
-    signal.signal(signal.SIGTERM, supervisor.forward)
-    signal.signal(signal.SIGINT, supervisor.forward)
-    return supervisor.run()
-
-
-def _die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when the process that started it dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the supervisor died before prctl took effect
-        os._exit(1)
-
-
-@app.command(rich_help_panel="Server")
 def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
     """Run the scheduler of the monitor's loops."""
     from services.monitor.tasks import beat_schedule
@@ -268,14 +164,12 @@ def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
     celery.start(["beat", "--loglevel", loglevel, "-s", str(settings.home / "celerybeat-schedule")])
 
 
-@app.command(rich_help_panel="Server")
 def migrate() -> None:
     """Upgrade the database to the newest revision."""
     _migrate(_settings())
     print("database is at the newest revision")
 
 
-@admin.command("create-token")
 def create_token_command(
     project: Annotated[str, typer.Option(help="Created if new.")] = "default",
     is_admin: Annotated[bool, typer.Option("--admin", help="May manage testbeds.")] = False,
@@ -295,7 +189,6 @@ def _admin_token(settings: Settings) -> tuple[str, bool]:
     return token, True
 
 
-@app.command(rich_help_panel="Server")
 def up() -> None:
     """Everything in one process tree (embedded default); Ctrl-C stops it all."""
     settings = _settings()
@@ -343,13 +236,11 @@ def up() -> None:
         time.sleep(1)
 
 
-register(app)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """The console script; `argv` for tests (exits like the command would)."""
-    app(args=argv, prog_name="tessera")
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add the server's commands to the `tessera` command."""
+    panel = "Server"
+    for command in (api, worker, beat, migrate, up):
+        app.command(rich_help_panel=panel)(command)
+    admin = typer.Typer(help="Administration on this host's database.", no_args_is_help=True)
+    admin.command("create-token")(create_token_command)
+    app.add_typer(admin, name="admin")

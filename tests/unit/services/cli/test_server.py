@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from services import cli
+from services.cli import supervisor
 from shared.config import Settings
 
 runner = CliRunner()
@@ -95,11 +97,11 @@ def test_worker_exit_code_reaches_the_supervisor(
 def test_worker_is_supervised(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[list[str]] = []
     monkeypatch.delenv("TESSERA_WORKER_CHILD", raising=False)
-    monkeypatch.setattr(cli, "_supervise", lambda command: started.append(command) or 0)
+    monkeypatch.setattr(supervisor, "supervise", lambda command: started.append(command) or 0)
     done = runner.invoke(cli.app, ["worker", "deployer", "-c", "3", "--pool", "threads"])
     assert done.exit_code == 0, done.output
     assert started == [
-        [cli.sys.executable, "-m", "services.cli", "worker", "deployer"]
+        [sys.executable, "-m", "services.cli", "worker", "deployer"]
         + ["-c", "3", "--pool", "threads", "--loglevel", "INFO"]
     ]
 
@@ -110,54 +112,3 @@ def test_beat_and_bad_usage(settings: Settings, celery: type[Captured]) -> None:
     assert runner.invoke(cli.app, ["worker", "painter"]).exit_code == 2
     assert runner.invoke(cli.app, ["worker", "builder", "--pool", "gevent"]).exit_code == 2
     assert runner.invoke(cli.app, ["admin"]).exit_code in (0, 2)  # help, no command run
-
-
-class _Exits:
-    """Stands in for subprocess.Popen: each child exits with the next code."""
-
-    def __init__(self, codes: list[int]) -> None:
-        self.codes = codes
-        self.started = 0
-
-    def __call__(self, command: list[str], env: dict[str, str], process_group: int) -> _Exits:
-        assert env["TESSERA_WORKER_CHILD"] == "1"
-        self.started += 1
-        return self
-
-    def wait(self) -> int:
-        return self.codes.pop(0)
-
-    def poll(self) -> int | None:
-        return None
-
-    def send_signal(self, signum: int) -> None:
-        self.signalled = signum
-
-
-def test_supervisor_restarts_a_worker_that_died(monkeypatch: pytest.MonkeyPatch) -> None:
-    children = _Exits([1, -9, 0])
-    monkeypatch.setattr(cli.subprocess, "Popen", children)
-    waits: list[float] = []
-    assert cli.Supervisor(["worker"]).run(sleep=waits.append) == 0
-    assert children.started == 3 and waits == [0.5, 1.0]
-
-
-def test_supervisor_gives_up_on_a_worker_that_cannot_start(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    children = _Exits([2] * 10)
-    monkeypatch.setattr(cli.subprocess, "Popen", children)
-    assert cli.Supervisor(["worker"]).run(sleep=lambda _: None) == 2
-    assert children.started == cli.Supervisor.MAX_QUICK
-
-
-def test_supervisor_stops_with_its_signal(monkeypatch: pytest.MonkeyPatch) -> None:
-    supervisor = cli.Supervisor(["worker"])
-
-    class Stopped(_Exits):
-        def wait(self) -> int:
-            supervisor.forward(15, None)  # SIGTERM arrives while the child runs
-            return 1
-
-    monkeypatch.setattr(cli.subprocess, "Popen", Stopped([]))
-    assert supervisor.run(sleep=lambda _: pytest.fail("restarted")) == 1

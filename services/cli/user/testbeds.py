@@ -17,10 +17,10 @@ from tessera_client.api.testbeds import (
 )
 from tessera_client.models import Accepted, TestbedCreate, TestbedList, TestbedOut
 
-from services.cli_client import exits, specs
-from services.cli_client.api import ApiError, call
-from services.cli_client.commands import client, handled
-from services.cli_client.output import Output, OutputOption, emit_json, err, out, state_text, when
+from services.cli.user import exits, specs
+from services.cli.user.api import ApiError, call
+from services.cli.user.commands import client, handled
+from services.cli.user.output import Output, OutputOption, emit_json, err, out, state_text, when
 
 app = typer.Typer(help="Where runs can go (admin token).", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The testbed's name or id.")]

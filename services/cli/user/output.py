@@ -16,9 +16,9 @@ from rich.table import Table
 from tessera_client.models import Accelerator, NodeOut, RunOut, RunResult
 from tessera_client.types import Unset
 
-from services.cli_client import exits
-from services.cli_client.api import ApiError
-from services.cli_client.specs import SpecError
+from services.cli.user import exits
+from services.cli.user.api import ApiError
+from services.cli.user.specs import SpecError
 
 
 class Output(StrEnum):

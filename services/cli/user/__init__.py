@@ -7,7 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the user commands to the `tessera` command."""
-    from services.cli_client import commands, queries, testbeds
+    from services.cli.user import commands, queries, testbeds
 
     panel = "Use"
     app.command(rich_help_panel=panel)(commands.login)

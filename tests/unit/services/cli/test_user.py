@@ -9,11 +9,11 @@ import pytest
 from tessera_client.models import InspectionSpec
 
 from services.api.routers.nodes import free_counts
-from services.cli_client import commands, config, specs
+from services.cli.user import commands, config, specs
 from shared import hardware, inventory
 from shared.schemas import InspectionSpec as ServerInspectionSpec
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 
 
 def test_login_config_is_private_and_read_back(

@@ -14,8 +14,8 @@ from tessera_client.errors import UnexpectedStatus
 from tessera_client.models import ErrorBody
 from tessera_client.types import Response
 
-from services.cli_client import exits
-from services.cli_client.config import Config
+from services.cli.user import exits
+from services.cli.user.config import Config
 
 T = TypeVar("T")
 USER_AGENT = "tessera-cli/0.1.0"

@@ -37,9 +37,9 @@ from tessera_client.models import (
 )
 from tessera_client.types import Response
 
-from services.cli_client import exits
-from services.cli_client.api import ApiError, call, follow_log
-from services.cli_client.output import Output, emit_json, err, out, result_lines, runs_table, value
+from services.cli.user import exits
+from services.cli.user.api import ApiError, call, follow_log
+from services.cli.user.output import Output, emit_json, err, out, result_lines, runs_table, value
 
 POLL_S = 0.5
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})

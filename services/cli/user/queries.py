@@ -26,10 +26,10 @@ from tessera_client.models import (
     RunResult,
 )
 
-from services.cli_client import exits, specs
-from services.cli_client.api import ApiError, call, follow_log
-from services.cli_client.commands import client, handled, kind_named, resolve
-from services.cli_client.output import (
+from services.cli.user import exits, specs
+from services.cli.user.api import ApiError, call, follow_log
+from services.cli.user.commands import client, handled, kind_named, resolve
+from services.cli.user.output import (
     Output,
     OutputOption,
     emit_json,
@@ -42,7 +42,7 @@ from services.cli_client.output import (
     value,
     when,
 )
-from services.cli_client.watch import runs_of, status_of
+from services.cli.user.watch import runs_of, status_of
 
 # ---- status, logs, result, cancel ----------------------------------------------------------
 

@@ -26,10 +26,10 @@ from tessera_client.models import (
     RunOut,
 )
 
-from services.cli_client import exits, specs
-from services.cli_client.api import ApiError, call, connect
-from services.cli_client.config import Config, ConfigError, load, save
-from services.cli_client.output import (
+from services.cli.user import exits, specs
+from services.cli.user.api import ApiError, call, connect
+from services.cli.user.config import Config, ConfigError, load, save
+from services.cli.user.output import (
     Output,
     OutputOption,
     emit_json,
@@ -37,7 +37,7 @@ from services.cli_client.output import (
     fail,
     out,
 )
-from services.cli_client.watch import DEPLOYMENT, INSPECTION, Kind, watch
+from services.cli.user.watch import DEPLOYMENT, INSPECTION, Kind, watch
 
 P = ParamSpec("P")
 R = TypeVar("R")
