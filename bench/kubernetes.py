@@ -48,9 +48,9 @@ def main() -> int:
     from shared.db.models import Testbed
     from shared.hardware import parse_spec
     from shared.secrets import encrypt
-    from shared.testbeds import kubernetes_jobs as kj
     from shared.testbeds.base import Job, Tracked
-    from shared.testbeds.kubernetes import KubernetesConnector
+    from shared.testbeds.kubernetes import render as kj
+    from shared.testbeds.kubernetes.connector import KubernetesConnector
     from tests.kubeapi import KubeApi, node
 
     nodes = [

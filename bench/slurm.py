@@ -57,19 +57,21 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="tessera-bench-slurm-")
     os.environ["TESSERA_HOME"] = home
     os.environ.pop("TESSERA_DATABASE_URL", None)
+    from services.monitor.inventory import store
     from shared import secrets
     from shared.config import get_settings
     from shared.db.migrate import upgrade
-    from shared.db.models import Testbed
+    from shared.db.models import Node, Testbed
     from shared.db.session import process_sessions, unit_of_work
     from shared.hardware import parse_spec
     from shared.testbeds.base import Job, Tracked
-    from shared.testbeds.slurm import SlurmConnector
+    from shared.testbeds.slurm.connector import SlurmConnector
 
     settings = get_settings()
     upgrade(settings.db_url)
     connector = SlurmConnector()
-    with unit_of_work(process_sessions(settings.db_url)) as session:
+    factory = process_sessions(settings.db_url)
+    with unit_of_work(factory) as session:
         testbed = Testbed(
             id=uuid.uuid4(),
             name="bench",
@@ -86,10 +88,14 @@ def main() -> int:
             credentials=secrets.encrypt((STATE / "ssh" / "id_ed25519").read_text()),
         )
         session.add(testbed)
-        session.flush()
-        connector.refresh(session, testbed)
-        assert testbed.state == "online", testbed.state_reason
-        session.expunge(testbed)
+    found = connector.refresh(testbed, {})
+    assert found.offline is None, found.offline
+    with unit_of_work(factory) as session:
+        store(session, testbed.id, found)
+        row = session.get(Testbed, testbed.id)
+        assert row is not None
+        assert row.state == "online", row.state_reason
+        node_inventory = session.query(Node.inventory).filter(Node.testbed_id == row.id).scalar()
     node = sh("hostname -s").strip()
     job = Job(
         argv=[],
@@ -104,7 +110,7 @@ def main() -> int:
     made: list[str] = []  # every job this benchmark submitted, cancelled at the end
 
     def place(_: object = None) -> None:
-        made.append(connector.place(testbed, node, uuid.uuid4(), job))
+        made.append(connector.place(testbed, node, uuid.uuid4(), job, node_inventory))
 
     partition("DOWN")
     try:

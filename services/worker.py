@@ -1,14 +1,22 @@
-"""What every worker process needs: a unit of work on its engine, the artifact store."""
+"""What every worker process needs: a unit of work on its engine, the artifact store, and
+the bookkeeping of its calls to testbeds (a testbed that cannot be reached is offline)."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
+from shared.db.models import Testbed
 from shared.db.session import process_sessions, unit_of_work
 from shared.store import ArtifactStore
+from shared.testbeds.base import Unreachable
+
+log = logging.getLogger(__name__)
 
 
 def transaction() -> AbstractContextManager[Session]:
@@ -18,3 +26,41 @@ def transaction() -> AbstractContextManager[Session]:
 
 def store() -> ArtifactStore:
     return ArtifactStore(get_settings().artifact_root)
+
+
+@contextmanager
+def reaching(testbed: Testbed) -> Iterator[None]:
+    """Around a connector's call: an `Unreachable` marks the testbed offline with its reason
+    (and goes on); a call that went through brings an offline testbed back online."""
+    try:
+        yield
+    except Unreachable as error:
+        mark_offline(testbed.id, str(error), testbed.name)
+        raise
+    if testbed.state != "online" and testbed.refreshed_at is not None:
+        if mark_online(testbed.id, testbed.name):
+            testbed.state, testbed.state_reason = "online", None
+
+
+def mark_offline(testbed_id: uuid.UUID, reason: str, name: str = "") -> None:
+    """Best effort, in its own unit of work: the testbed is offline, and why."""
+    try:
+        with transaction() as session:
+            row = session.get(Testbed, testbed_id)
+            if row is not None and (row.state, row.state_reason) != ("offline", reason):
+                row.state, row.state_reason = "offline", reason
+    except Exception:  # the database being down must not hide the testbed's failure
+        log.exception("could not mark testbed %s offline", name or testbed_id)
+
+
+def mark_online(testbed_id: uuid.UUID, name: str = "") -> bool:
+    """Best effort: an offline testbed that answers again (and was discovered once) is back."""
+    try:
+        with transaction() as session:
+            row = session.get(Testbed, testbed_id)
+            if row is not None and row.state == "offline" and row.refreshed_at is not None:
+                row.state, row.state_reason = "online", None
+            return row is not None and row.state == "online"
+    except Exception:
+        log.exception("could not mark testbed %s online", name or testbed_id)
+        return False

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 30.0
     reconcile_after_s: float = Field(120.0, description="A row idle this long is re-sent.")
     refresh_interval_s: float = 300.0
+    # The monitor's loops, each on or off (its beat entry is left out when off).
+    poll_enabled: bool = Field(True, description="Poll placed and running runs.")
+    reconcile_enabled: bool = Field(True, description="Re-send work stuck in a state.")
+    refresh_enabled: bool = Field(True, description="Re-discover every testbed's nodes.")
     lost_after_s: float = Field(30.0, description="A run whose process vanished: lost after.")
     broker_send_timeout_s: float = 5.0
     cors_origins: list[str] = Field(

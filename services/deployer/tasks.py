@@ -6,11 +6,13 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services import worker
-from shared import inventory, testbeds
+from shared import placement, testbeds
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, utcnow
@@ -34,9 +36,9 @@ class Placement:
     spec_field: str
 
 
-def _candidates(session: Session) -> list[inventory.Candidate]:
-    rows = session.execute(inventory.online_nodes().where(Node.state == "online"))
-    return [inventory.candidate(node, name, kind) for node, name, kind in rows]
+def _candidates(session: Session) -> list[placement.Candidate]:
+    rows = session.execute(placement.online_nodes().where(Node.state == "online"))
+    return [placement.candidate(node, name, kind) for node, name, kind in rows]
 
 
 def _base_env(run: Run, batch_size: int) -> dict[str, str]:
@@ -108,6 +110,63 @@ def _fail(run_id: uuid.UUID, reason: str) -> None:
             refresh_parent(session, session.get(Run, run_id))
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """Where placement puts a run: the node, its testbed row and its stored inventory."""
+
+    candidate: placement.Candidate
+    testbed: Testbed
+    inventory: dict[str, Any]
+
+
+def _choose(session: Session, plan: Placement) -> Chosen | str:
+    """The best node that fits now (feasibility, then ranking); or why there is none."""
+    found = placement.feasible(
+        plan.job.hardware,
+        _candidates(session),
+        testbed=plan.testbed,
+        image=plan.image,
+        spec_field=plan.spec_field,
+    )
+    if isinstance(found, placement.Unmet):
+        return found.reason
+    if len(found) > 1:
+        nodes = [(c.testbed, c.node.name) for c in found]
+        held = placement.held_by_node(session.execute(placement.active_requests(nodes)))
+        found = placement.rank(found, plan.job.hardware.accelerators, held)
+    best = found[0]
+    testbed = session.get(Testbed, best.testbed_id)
+    if testbed is None:
+        return "testbed gone"
+    inventory = session.execute(
+        select(Node.inventory).where(Node.testbed_id == testbed.id, Node.name == best.node.name)
+    ).scalar_one_or_none()
+    return Chosen(best, testbed, inventory or {})
+
+
+def _record(run_id: uuid.UUID, chosen: Chosen, backend_ref: str) -> str:
+    """Move the run to `placed` with what was started: "placed"; "adopted" when another
+    delivery of this task recorded the same job first (nothing to undo); "unwanted" when
+    the run was cancelled meanwhile (what was started must be stopped)."""
+    with worker.transaction() as session:
+        if cas_run(
+            session,
+            run_id,
+            ["queued"],
+            "placed",
+            backend_ref=backend_ref,
+            testbed_id=chosen.candidate.testbed_id,
+            node_name=chosen.candidate.node.name,
+            placed_at=utcnow(),
+        ):
+            refresh_parent(session, session.get(Run, run_id))
+            return "placed"
+        now = session.get(Run, run_id)
+        if now is not None and now.backend_ref == backend_ref and not now.cancel_requested:
+            return "adopted"
+        return "unwanted"
+
+
 @app.task(name="deployer.place")
 def place(run_id: str) -> None:
     """Idempotent: the run id is the placement's key on every backend, found and adopted."""
@@ -117,59 +176,24 @@ def place(run_id: str) -> None:
         if run is None or run.state != "queued":
             return
         plan = placement_of(session, run)
-        found = inventory.feasible(
-            plan.job.hardware,
-            _candidates(session),
-            testbed=plan.testbed,
-            image=plan.image,
-            spec_field=plan.spec_field,
-        )
-        if not isinstance(found, inventory.Unmet) and len(found) > 1:
-            nodes = [(c.testbed, c.node.name) for c in found]
-            held = inventory.held_by_node(session.execute(inventory.active_requests(nodes)))
-            found = inventory.rank(found, plan.job.hardware.accelerators, held)
-        chosen_testbed = (
-            session.get(Testbed, found[0].testbed_id)
-            if not isinstance(found, inventory.Unmet)
-            else None
-        )
-    if isinstance(found, inventory.Unmet) or chosen_testbed is None:
-        reason = found.reason if isinstance(found, inventory.Unmet) else "testbed gone"
-        _fail(key, f"no node can take it now: {reason}")
+        chosen = _choose(session, plan)
+    if isinstance(chosen, str):
+        _fail(key, f"no node can take it now: {chosen}")
         return
-    chosen = found[0]
+    node = chosen.candidate.node.name
     try:
-        connector = testbeds.connector(chosen.kind)
+        connector = testbeds.connector(chosen.candidate.kind)
     except ValueError as error:
         _fail(key, str(error))
         return
-    backend_ref = connector.place(chosen_testbed, chosen.node.name, key, plan.job)
-    adopted = False
-    with worker.transaction() as session:
-        placed = cas_run(
-            session,
-            key,
-            ["queued"],
-            "placed",
-            backend_ref=backend_ref,
-            testbed_id=chosen.testbed_id,
-            node_name=chosen.node.name,
-            placed_at=utcnow(),
-        )
-        if placed:
-            refresh_parent(session, session.get(Run, key))
-        else:
-            now = session.get(Run, key)
-            # Another delivery of this task placed it first and this one adopted the same
-            # job: nothing to undo. Only a run no longer wanted has what was started stopped.
-            adopted = (
-                now is not None and now.backend_ref == backend_ref and not now.cancel_requested
-            )
-    if not placed:
-        if not adopted:  # cancelled while being placed: stop what was started
-            connector.cancel(chosen_testbed, Tracked(key, backend_ref, chosen.node.name))
-        return
-    log.info("run %s placed on %s/%s (%s)", run_id, chosen.testbed, chosen.node.name, backend_ref)
+    with worker.reaching(chosen.testbed):
+        backend_ref = connector.place(chosen.testbed, node, key, plan.job, chosen.inventory)
+    outcome = _record(key, chosen, backend_ref)
+    if outcome == "unwanted":  # cancelled while being placed: stop what was started
+        with worker.reaching(chosen.testbed):
+            connector.cancel(chosen.testbed, Tracked(key, backend_ref, node))
+    elif outcome == "placed":
+        log.info("run %s placed on %s/%s (%s)", run_id, chosen.testbed.name, node, backend_ref)
 
 
 @app.task(name="deployer.cancel")
@@ -182,4 +206,5 @@ def cancel(run_id: str) -> None:
         testbed = session.get(Testbed, run.testbed_id)
         tracked = Tracked(run.id, run.backend_ref, run.node_name)
     if testbed is not None:
-        testbeds.connector(testbed.kind).cancel(testbed, tracked)
+        with worker.reaching(testbed):
+            testbeds.connector(testbed.kind).cancel(testbed, tracked)

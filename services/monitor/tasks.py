@@ -8,17 +8,18 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services import worker
+from services.monitor import inventory
+from services.monitor import reconcile as reconciler
 from services.monitor.results import final_state, result_document
 from shared import testbeds
-from shared.celery_app import celery_app, send
+from shared.celery_app import celery_app
 from shared.config import get_settings
-from shared.db.models import Build, Deployment, Inspection, Run, Testbed, utcnow
+from shared.db.models import Deployment, Inspection, Run, Testbed, utcnow
 from shared.lifecycle import cas_run, refresh_parent
-from shared.states import REQUEST_TERMINAL
 from shared.store import run_log_key, run_result_key
 from shared.testbeds.base import Connector, Observation, Tracked
 
@@ -50,7 +51,8 @@ def _finish(
     settings = get_settings()
     store = worker.store()
     tracked = Tracked(run.id, run.backend_ref, run.node_name)
-    collected = connector.collect(testbed, tracked, settings.log_cap_bytes)
+    with worker.reaching(testbed):
+        collected = connector.collect(testbed, tracked, settings.log_cap_bytes)
     if collected.log is not None:
         store.put(run_log_key(run.id), collected.log)
     with worker.transaction() as session:
@@ -105,7 +107,8 @@ def _follow(testbed: Testbed, run: Run, seen: Observation, connector: Connector)
         return
     store = worker.store()
     tracked = Tracked(run.id, run.backend_ref, run.node_name)
-    data = connector.live_log(testbed, tracked, store.size(run_log_key(run.id)))
+    with worker.reaching(testbed):
+        data = connector.live_log(testbed, tracked, store.size(run_log_key(run.id)))
     if data is not None:
         store.put(run_log_key(run.id), data)
     if seen.state == "running" and run.state == "placed":
@@ -134,9 +137,10 @@ def poll() -> int:
     for testbed, runs in by_testbed.values():
         try:
             connector = testbeds.connector(testbed.kind)
-            seen = connector.observe(
-                testbed, [Tracked(r.id, r.backend_ref, r.node_name) for r in runs]
-            )
+            with worker.reaching(testbed):
+                seen = connector.observe(
+                    testbed, [Tracked(r.id, r.backend_ref, r.node_name) for r in runs]
+                )
         except Exception:  # one testbed failing must not stop the others being watched
             log.exception("polling testbed %s failed", testbed.name)
             continue
@@ -151,96 +155,50 @@ def poll() -> int:
 
 @app.task(name="monitor.refresh", expires=300)
 def refresh(testbed_id: str | None = None) -> None:
-    """Re-discover one testbed's nodes, or every testbed's."""
+    """Re-discover one testbed's nodes, or every testbed's: each in its own units of work, so
+    a testbed that hangs holds no transaction open for the others."""
     with worker.transaction() as session:
-        query = select(Testbed).where(
+        query = select(Testbed.id, Testbed.name).where(
             Testbed.kind.in_(testbeds.KINDS), Testbed.name.not_like("removed-%")
         )
         if testbed_id is not None:
             query = query.where(Testbed.id == uuid.UUID(testbed_id))
-        for testbed in session.execute(query).scalars():
-            testbeds.connector(testbed.kind).refresh(session, testbed)
+        found = session.execute(query).all()
+    for key, name in found:
+        try:
+            inventory.refresh_testbed(key)
+        except Exception:  # one testbed failing must not keep the others stale
+            log.exception("refreshing testbed %s failed", name)
 
 
 @app.task(name="monitor.reconcile", expires=60)
 def reconcile() -> dict[str, int]:
     """Re-send the task of every row stuck longer than the timeout; fix stale parents."""
-    settings = get_settings()
-    idle = utcnow() - timedelta(seconds=settings.reconcile_after_s)
-    stale_build = utcnow() - timedelta(seconds=settings.build_timeout_s)
-    counts = {"builds": 0, "runs": 0, "cancels": 0, "parents": 0}
-    with worker.transaction() as session:
-        builds = (
-            session.execute(
-                select(Build.id).where(
-                    or_(
-                        (Build.state == "pending") & (Build.updated_at < idle),
-                        (Build.state == "building") & (Build.updated_at < stale_build),
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        queued = (
-            session.execute(select(Run.id).where(Run.state == "queued", Run.updated_at < idle))
-            .scalars()
-            .all()
-        )
-        cancels = (
-            session.execute(
-                select(Run.id).where(
-                    Run.state.in_(("placed", "running")),
-                    Run.cancel_requested.is_(True),
-                    Run.updated_at < idle,
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for model in (Inspection, Deployment):
-            stale = (
-                session.execute(
-                    select(model.id).where(
-                        model.state.not_in(REQUEST_TERMINAL), model.updated_at < idle
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for item_id in stale:
-                if model is Inspection:
-                    refresh_parent(session, inspection_id=item_id)
-                else:
-                    refresh_parent(session, deployment_id=item_id)
-                counts["parents"] += 1
-    for build_id in builds:
-        counts["builds"] += send("builder.build", str(build_id))
-    for run_id in queued:
-        counts["runs"] += send("deployer.place", str(run_id))
-    for run_id in cancels:
-        counts["cancels"] += send("deployer.cancel", str(run_id))
-    if any(counts.values()):
-        log.info("reconciled %s", counts)
-    return counts
+    return reconciler.reconcile()
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
+    """The monitor's loops (each left out when its `*_enabled` setting is off)."""
     settings = get_settings()
+    loops = {
+        "poll": (settings.poll_enabled, settings.poll_interval_s, settings.poll_interval_s * 5),
+        "reconcile": (
+            settings.reconcile_enabled,
+            settings.reconcile_interval_s,
+            settings.reconcile_interval_s,
+        ),
+        "refresh": (
+            settings.refresh_enabled,
+            settings.refresh_interval_s,
+            settings.refresh_interval_s,
+        ),
+    }
     return {
-        "poll": {
-            "task": "monitor.poll",
-            "schedule": settings.poll_interval_s,
-            "options": {"expires": settings.poll_interval_s * 5},
-        },
-        "reconcile": {
-            "task": "monitor.reconcile",
-            "schedule": settings.reconcile_interval_s,
-            "options": {"expires": settings.reconcile_interval_s},
-        },
-        "refresh": {
-            "task": "monitor.refresh",
-            "schedule": settings.refresh_interval_s,
-            "options": {"expires": settings.refresh_interval_s},
-        },
+        name: {
+            "task": f"monitor.{name}",
+            "schedule": interval,
+            "options": {"expires": expires},
+        }
+        for name, (enabled, interval, expires) in loops.items()
+        if enabled
     }

@@ -200,3 +200,13 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DedupeKey(Base):
+    """Work the reconciler has re-sent, remembered until `expires_at`: one key per entity
+    and task (`deployer.place:<run id>`), so two reconcile passes never send it twice."""
+
+    __tablename__ = "dedupe_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime]

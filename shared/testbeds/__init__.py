@@ -26,15 +26,15 @@ def connector(kind: str) -> Connector:
 
 def _make(kind: str) -> Connector:
     if kind == "local":
-        from shared.testbeds.local import LocalConnector
+        from shared.testbeds.local.connector import LocalConnector
 
         return LocalConnector(get_settings().local_runs_dir)
     if kind == "slurm":
-        from shared.testbeds.slurm import SlurmConnector
+        from shared.testbeds.slurm.connector import SlurmConnector
 
         return SlurmConnector()
     if kind == "kubernetes":
-        from shared.testbeds.kubernetes import KubernetesConnector
+        from shared.testbeds.kubernetes.connector import KubernetesConnector
 
         return KubernetesConnector()
     raise ValueError(f"no connector for testbed kind {kind!r}")

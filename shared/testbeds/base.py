@@ -1,21 +1,20 @@
-"""What every testbed connector offers the deployer and the monitor.
+"""What every testbed connector offers the deployer and the monitor, and what it returns.
 
 A connector is made once per worker process and kept (remote ones hold their connections),
-so every method may be called from several threads of a worker at once.
+so every method may be called from several threads of a worker at once. Connectors return
+data (node reports, backend references, observations) and raise `Unreachable`; the task that
+called them writes the rows, in its own unit of work.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy.orm import Session
-
 from shared.db.models import Testbed
-from shared.hardware import HardwareSpec
+from shared.hardware import HardwareSpec, NodeInfo
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,54 @@ class Collected:
     log: bytes | None
 
 
+class Unreachable(Exception):
+    """The testbed cannot be reached, or refused what Tessera cannot do without.
+
+    Its text is the reason the testbed's row shows while it is offline; the task that called
+    the connector writes it down.
+    """
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    """One node as a refresh found it: what its inventory row should hold."""
+
+    name: str
+    state: str  # "online" | "offline" | "flagged"
+    state_reason: str | None
+    info: NodeInfo  # arch, CPU, cores, memory: the row's own columns
+    inventory: dict[str, Any]
+    hwinfo: dict[str, Any] | None = None  # a new probe of the node; None keeps the stored one
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a refresh found: the testbed's nodes, or why it could not be read."""
+
+    nodes: tuple[NodeReport, ...] = ()
+    offline: str | None = None  # unreachable: why (its nodes are left as they were)
+    missing: str | None = None  # stored nodes not reported are offline, with this reason
+    pins: dict[str, Any] = field(default_factory=dict)  # config keys trusted on first use
+
+
 class Connector(Protocol):
     kind: ClassVar[str]
 
-    def refresh(self, session: Session, testbed: Testbed) -> None:
-        """Discover the testbed's nodes and store them; mark the testbed online or offline."""
+    def refresh(self, testbed: Testbed, probed: Mapping[str, dict[str, Any]]) -> Discovery:
+        """Discover the testbed's nodes. `probed`: the stored hwinfo of its known nodes, by
+        name (a node probed once is not probed again). Never raises Unreachable."""
+        ...
 
-    def place(self, testbed: Testbed, node: str, run_id: uuid.UUID, job: Job) -> str:
-        """Start the run, or adopt it if this run id was already started; its backend ref."""
+    def place(
+        self,
+        testbed: Testbed,
+        node: str,
+        run_id: uuid.UUID,
+        job: Job,
+        inventory: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start the run, or adopt it if this run id was already started; its backend ref.
+        `inventory`: the node's stored inventory (what placement chose it by)."""
         ...
 
     def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:
@@ -87,36 +126,3 @@ class Connector(Protocol):
 
     def cancel(self, testbed: Testbed, run: Tracked) -> None:
         """Stop the run; the monitor records it as cancelled when it has ended."""
-
-
-log = logging.getLogger(__name__)
-
-
-def mark_offline(testbed: Testbed, reason: str) -> None:
-    """Best effort, in its own transaction (observe has none): the testbed is offline, why."""
-    from shared.config import get_settings
-    from shared.db.session import process_sessions, unit_of_work
-
-    try:
-        with unit_of_work(process_sessions(get_settings().db_url)) as session:
-            row = session.get(Testbed, testbed.id)
-            if row is not None and (row.state, row.state_reason) != ("offline", reason):
-                row.state, row.state_reason = "offline", reason
-    except Exception:  # the database being down must not hide the testbed's failure
-        log.exception("could not mark testbed %s offline", testbed.name)
-
-
-def mark_online(testbed: Testbed) -> None:
-    """Best effort: an offline testbed that answers again (and was discovered once) is back."""
-    from shared.config import get_settings
-    from shared.db.session import process_sessions, unit_of_work
-
-    if testbed.state == "online":
-        return
-    try:
-        with unit_of_work(process_sessions(get_settings().db_url)) as session:
-            row = session.get(Testbed, testbed.id)
-            if row is not None and row.state == "offline" and row.refreshed_at is not None:
-                row.state, row.state_reason = "online", None
-    except Exception:
-        log.exception("could not mark testbed %s online", testbed.name)

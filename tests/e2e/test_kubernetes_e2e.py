@@ -24,10 +24,10 @@ from shared.config import Settings
 from shared.db.models import Testbed, utcnow
 from shared.hardware import match, parse_spec
 from shared.secrets import encrypt
-from shared.testbeds import kubernetes_jobs as kj
-from shared.testbeds import kubernetes_nodes as kn
 from shared.testbeds.base import Job, Tracked
-from shared.testbeds.kubernetes import KubernetesConnector
+from shared.testbeds.kubernetes import nodes as kn
+from shared.testbeds.kubernetes import render as kj
+from shared.testbeds.kubernetes.connector import KubernetesConnector
 
 KUBECONFIG = os.environ.get("KUBECONFIG")
 pytestmark = pytest.mark.skipif(not KUBECONFIG, reason="set KUBECONFIG to run against a cluster")

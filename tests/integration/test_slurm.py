@@ -325,12 +325,13 @@ def test_killed_placement_redelivered_makes_one_job(stack: Stack, testbed: Any) 
     """A placer killed at several points, then the placement done again: exactly one job."""
     from shared.db.models import Node, Testbed
     from shared.db.session import process_sessions
-    from shared.testbeds.slurm import SlurmConnector
+    from shared.testbeds.slurm.connector import SlurmConnector
 
     with process_sessions(stack.env["TESSERA_DATABASE_URL"])() as session:
         row = session.get(Testbed, uuid.UUID(testbed["id"]))
         assert row is not None
-        node = session.query(Node).filter(Node.testbed_id == row.id).one().name
+        found = session.query(Node).filter(Node.testbed_id == row.id).one()
+        node, inventory = found.name, found.inventory
         session.expunge_all()
     connector = SlurmConnector()
     # Killed once connected, from before the remote command to after sbatch has answered.
@@ -347,8 +348,8 @@ def test_killed_placement_redelivered_makes_one_job(stack: Stack, testbed: Any) 
         time.sleep(delay)
         child.kill()
         child.wait()
-        first = connector.place(row, node, run_id, HELD)
-        second = connector.place(row, node, run_id, HELD)
+        first = connector.place(row, node, run_id, HELD, inventory)
+        second = connector.place(row, node, run_id, HELD, inventory)
         assert first == second and first.isdigit(), (first, second)
         listed = subprocess.run(
             ["squeue", "-h", "-t", "all", f"--name=tessera-{run_id}", "-o", "%i"],
@@ -370,15 +371,16 @@ from shared.db.models import Node, Testbed
 from shared.db.session import process_sessions
 from shared.hardware import parse_spec
 from shared.testbeds.base import Job
-from shared.testbeds.slurm import SlurmConnector
+from shared.testbeds.slurm.connector import SlurmConnector
 with process_sessions(get_settings().db_url)() as session:
     testbed = session.get(Testbed, uuid.UUID(sys.argv[1]))
-    node = session.query(Node).filter(Node.testbed_id == testbed.id).one().name
+    found = session.query(Node).filter(Node.testbed_id == testbed.id).one()
+    node, inventory = found.name, found.inventory
     session.expunge_all()
 job = Job(argv=["true"], env={}, hardware=parse_spec("H100:1"), timeout_s=60, cpu=1.0)
 connector = SlurmConnector()
 target = connector.target(testbed)
 connector.lib(target, connector.base(testbed, target))
 print("ready", flush=True)
-print(connector.place(testbed, node, uuid.UUID(sys.argv[2]), job))
+print(connector.place(testbed, node, uuid.UUID(sys.argv[2]), job, inventory))
 """

@@ -73,7 +73,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from shared.testbeds.kubernetes_nodes import quantity
+from shared.testbeds.kubernetes.nodes import quantity
 
 Obj = dict[str, Any]
 TERMINATION_MAX = 4096

@@ -35,7 +35,7 @@ class Probe:
     def observe(self, testbed: models.Testbed, runs: list[str]) -> dict[str, str]:
         return dict.fromkeys(runs, "running")
 
-    def refresh(self, session: object, testbed: models.Testbed) -> None:
+    def refresh(self, testbed: models.Testbed, probed: object) -> None:
         raise TimeoutError("the testbed did not answer")
 
 
@@ -52,7 +52,7 @@ def test_connector_calls_are_timed_by_testbed_and_operation() -> None:
     failed = ok | {"operation": "refresh", "outcome": "error"}
     before = _sample(count, **failed)
     with pytest.raises(TimeoutError):
-        timed.refresh(None, testbed=testbed)  # found among keyword arguments too
+        timed.refresh(testbed=testbed, probed={})  # found among keyword arguments too
     assert _sample(count, **failed) - before == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from services.deployer import tasks
 from shared.config import Settings
 from shared.db.models import Deployment, Project, Run, Testbed
 from shared.testbeds.base import Job, Tracked
-from shared.testbeds.local import LocalConnector
+from shared.testbeds.local.connector import LocalConnector
 
 
 class Racing:
@@ -26,9 +27,16 @@ class Racing:
         self.cancelled: list[Tracked] = []
         self.meanwhile = lambda: tasks.place(str(run_id))  # a second delivery
 
-    def place(self, testbed: Testbed, node: str, run_id: uuid.UUID, job: Job) -> str:
+    def place(
+        self,
+        testbed: Testbed,
+        node: str,
+        run_id: uuid.UUID,
+        job: Job,
+        inventory: Mapping[str, Any] | None = None,
+    ) -> str:
         self.deliveries += 1
-        ref = self.real.place(testbed, node, run_id, job)
+        ref = self.real.place(testbed, node, run_id, job, inventory)
         if self.deliveries == 1:
             self.meanwhile()
         return ref
@@ -60,7 +68,7 @@ def _queued_run(command: list[str]) -> uuid.UUID:
 @pytest.fixture
 def racing(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Racing:
     assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0
-    cli._register_local(settings)
+    cli.server._register_local(settings)
     run_id = _queued_run(["true"])
     connector = Racing(LocalConnector(settings.local_runs_dir), run_id)
     monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: connector)

@@ -1,0 +1,199 @@
+"""How a run's Job and pods read back (pure): observations, the ended status, the probe's
+hwinfo and what the result keeps of the scheduler's view."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.testbeds.base import Observation
+from shared.testbeds.kubernetes.render import MAIN_CONTAINER, PROBE_CONTAINER, RUN_LABEL
+
+# The waiting reasons that say why a pod does not start (shown as the run's state reason).
+WAITING_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "ErrImageNeverPull",
+    }
+)
+
+
+def run_id_of(obj: Mapping[str, Any]) -> uuid.UUID | None:
+    value = ((obj.get("metadata") or {}).get("labels") or {}).get(RUN_LABEL)
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def latest_pod(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    if not pods:
+        return None
+    return max(pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
+
+
+def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for item in (obj.get("status") or {}).get("conditions") or []:
+        if item.get("type") == kind and item.get("status") == "True":
+            return dict(item)
+    return None
+
+
+def job_ended(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The Job's Complete or Failed condition, when it has one."""
+    return _condition(job, "Complete") or _condition(job, "Failed")
+
+
+def _statuses(pod: Mapping[str, Any], init: bool = False) -> list[Mapping[str, Any]]:
+    key = "initContainerStatuses" if init else "containerStatuses"
+    return list((pod.get("status") or {}).get(key) or [])
+
+
+def _waiting(pod: Mapping[str, Any]) -> str | None:
+    for status in _statuses(pod, True) + _statuses(pod):
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in WAITING_REASONS:
+            message = str(waiting.get("message") or "").strip()
+            text = f"Kubernetes: {waiting['reason']}" + (f": {message}" if message else "")
+            return text[:500]
+    return None
+
+
+def observe(job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]]) -> Observation:
+    """Where a run is, from its Job and its pods (pure)."""
+    pod = latest_pod(pods)
+    if job is None and pod is None:
+        return Observation("gone")
+    started = None
+    if job is not None:
+        started = (job.get("status") or {}).get("startTime")
+        if job_ended(job) is not None:
+            return Observation("ended", started)
+    if pod is None:
+        return Observation("pending", None, "Kubernetes: the Job has no pod yet")
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    started = status.get("startTime") or started
+    if phase in ("Succeeded", "Failed"):
+        return Observation("ended", started)
+    if phase == "Running":
+        return Observation("running", started)
+    for init in _statuses(pod, True):
+        if "running" in (init.get("state") or {}):
+            return Observation("running", started)  # the probe is part of the run
+    return Observation("pending", None, pending_reason(pod))
+
+
+def pending_reason(pod: Mapping[str, Any]) -> str:
+    """Why a pending pod has not started: the scheduler's word, a waiting reason, or starting."""
+    status = pod.get("status") or {}
+    scheduled = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None
+    )
+    if scheduled is not None and scheduled.get("status") == "False":
+        reason = scheduled.get("reason") or "Unschedulable"
+        message = str(scheduled.get("message") or "").strip()
+        return (f"Kubernetes: {reason}" + (f": {message}" if message else ""))[:500]
+    return _waiting(pod) or "Kubernetes: Pending (the pod is starting)"
+
+
+def _terminated(pod: Mapping[str, Any] | None, name: str) -> Mapping[str, Any] | None:
+    if pod is None:
+        return None
+    for status in _statuses(pod, True) + _statuses(pod):
+        if status.get("name") == name:
+            found = (status.get("state") or {}).get("terminated")
+            return dict(found) if found else None
+    return None
+
+
+def _message(terminated: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not terminated or not terminated.get("message"):
+        return {}
+    try:
+        value = json.loads(str(terminated["message"]))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def ended_status(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The run's status document from its Job and pod: the command's own status (from the
+    main container's termination message) where there is one, else what Kubernetes says."""
+    main = _terminated(pod, MAIN_CONTAINER)
+    status = _message(main)
+    if main is not None:
+        status.setdefault("exit_code", main.get("exitCode"))
+        status.setdefault("start", main.get("startedAt"))
+        status.setdefault("end", main.get("finishedAt"))
+        status.setdefault("timed_out", False)
+        status.setdefault("signal", None)
+        if main.get("reason") == "OOMKilled":
+            status["error"] = "Kubernetes: OOMKilled: the container went over its memory limit" + (
+                f" (exit code {main.get('exitCode')})" if main.get("exitCode") else ""
+            )
+        elif main.get("signal"):
+            status["signal"] = f"signal {main['signal']}"
+        status["kubernetes_reason"] = main.get("reason")
+        return status
+    failed = _condition(job, "Failed") if job is not None else None
+    probe = _terminated(pod, PROBE_CONTAINER)
+    waiting = _waiting(pod) if pod is not None else None
+    if failed is not None and failed.get("reason") == "DeadlineExceeded" and waiting is None:
+        if pod is None or (pod.get("status") or {}).get("phase") != "Pending":
+            return {"exit_code": None, "timed_out": True, "error": None, "signal": None}
+    if probe is not None and probe.get("exitCode") not in (0, None):
+        detail = str(probe.get("message") or probe.get("reason") or "").strip()
+        error = f"the hwinfo init container exited {probe.get('exitCode')}: {detail}"
+    elif waiting is not None:
+        error = waiting
+    elif pod is not None and (pod.get("status") or {}).get("phase") == "Pending":
+        error = pending_reason(pod)
+    elif failed is not None:
+        error = f"Kubernetes: the Job failed: {failed.get('reason')}: {failed.get('message') or ''}"
+    else:
+        error = "Kubernetes: the pod ended without its command's status"
+    if failed is not None and failed.get("reason") == "DeadlineExceeded":
+        error = f"Kubernetes: DeadlineExceeded before the command started ({error})"
+    return {"exit_code": None, "timed_out": False, "signal": None, "error": error.strip()}
+
+
+def hwinfo_from_log(text: bytes) -> dict[str, Any]:
+    """The probe's JSON: the last line of the hwinfo container's log that is a JSON object."""
+    for line in reversed(text.decode(errors="replace").splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return {}
+
+
+def scheduler_info(pod: Mapping[str, Any] | None, namespace: str) -> dict[str, Any]:
+    """What the result keeps of the pod: where it ran and what it was given."""
+    if pod is None:
+        return {}
+    spec = pod.get("spec") or {}
+    main: Mapping[str, Any] = next(
+        (c for c in spec.get("containers") or [] if c.get("name") == MAIN_CONTAINER), {}
+    )
+    meta = pod.get("metadata") or {}
+    return {
+        "namespace": namespace,
+        "pod": meta.get("name"),
+        "job": (meta.get("labels") or {}).get("job-name"),
+        "node": spec.get("nodeName"),
+        "resources": main.get("resources") or {},
+        "node_selector": spec.get("nodeSelector") or {},
+        "image": main.get("image"),
+    }

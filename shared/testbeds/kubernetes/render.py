@@ -1,0 +1,399 @@
+"""A run as a Kubernetes Job and ConfigMap (pure functions).
+
+Rendering never lets a user string into a manifest unchecked: label keys and values, node
+names and image references are checked against the Kubernetes grammars (RenderError
+otherwise), environment variables are names the API validated, and the script and files are
+ConfigMap data, never command text. Every manifest is a plain dict that kubernetes-validate
+accepts (the unit tests check).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import math
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from shared import hwinfo
+from shared.testbeds.base import Job
+from shared.testbeds.kubernetes import nodes
+from shared.testbeds.kubernetes.config import (
+    DNS_SUBDOMAIN,
+    KubernetesConfig,
+    image_reference,
+    label_value,
+    qualified_name,
+)
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+RUN_LABEL = "tessera.io/run-id"
+TESTBED_LABEL = "tessera.io/testbed"
+NODE_ANNOTATION = "tessera.io/node"
+PROBE_CONTAINER = "hwinfo"
+MAIN_CONTAINER = "main"
+FILES_MOUNT = "/tessera/files"
+RUN_MOUNT = "/tessera/run"
+TERMINATION_PATH = "/dev/termination-log"
+# A ConfigMap holds at most 1 MiB (etcd's object limit); keep room for its metadata.
+CONFIGMAP_MAX_BYTES = 1024 * 1024 - 16 * 1024
+# The Job's deadline counts pending time too: room for scheduling and pulling the image.
+DEADLINE_MARGIN_S = 600
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_K8S_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+class RenderError(ValueError):
+    """The run cannot be expressed as a valid Job on this testbed."""
+
+
+def job_name(run_id: uuid.UUID) -> str:
+    """The Job's (and its ConfigMap's) name: the placement's idempotency key."""
+    return f"tessera-{run_id}"
+
+
+def selector(testbed_id: uuid.UUID) -> str:
+    """The label selector of every Job and pod of a testbed (one list per cycle)."""
+    return f"{TESTBED_LABEL}={testbed_id}"
+
+
+@functools.cache
+def _entry_source() -> bytes:
+    return resources.files("shared.testbeds.kubernetes").joinpath("entry.py").read_bytes()
+
+
+@functools.cache
+def _hwinfo_source() -> bytes:
+    with open(hwinfo.__file__, "rb") as handle:
+        return handle.read()
+
+
+@dataclass(frozen=True)
+class Target:
+    """What rendering needs from the chosen node's inventory row."""
+
+    node: str
+    gpu_label_value: str | None = None
+    gpu_resource: str | None = None
+    labels: Mapping[str, str] | None = None
+    taints: Sequence[Mapping[str, str]] = ()
+
+    @staticmethod
+    def of(node: str, data: Mapping[str, Any]) -> Target:
+        kube = data.get("kubernetes") or {}
+        return Target(
+            node=node,
+            gpu_label_value=kube.get("gpu_label"),
+            gpu_resource=kube.get("gpu_resource"),
+            labels=dict(data.get("labels") or {}),
+            taints=list(kube.get("taints") or []),
+        )
+
+
+def _check_label(key: str, value: str, what: str) -> tuple[str, str]:
+    if not qualified_name(key):
+        raise RenderError(f"{what} {key!r} is not a Kubernetes label key")
+    if not label_value(value):
+        raise RenderError(f"{what} {key}={value!r}: not a Kubernetes label value")
+    return key, value
+
+
+def _nfd_label(flag: str) -> str:
+    names = {v: k for k, v in nodes.NFD_FLAG_NAMES.items()}
+    return nodes.NFD_CPUID + names.get(flag, flag.upper())
+
+
+def node_selector(job: Job, target: Target, config: KubernetesConfig) -> dict[str, str]:
+    """The node selector: the GPU model label, arch, NFD CPU flags and the spec's labels."""
+    spec = job.hardware
+    chosen: dict[str, str] = {}
+    if any(a.kind == "gpu" for a in spec.accelerators) and target.gpu_label_value:
+        chosen[config.gpu_label] = target.gpu_label_value
+    if spec.cpu.arch:
+        chosen["kubernetes.io/arch"] = _K8S_ARCH.get(spec.cpu.arch, spec.cpu.arch)
+    node_labels = target.labels or {}
+    for flag in spec.cpu.flags:
+        key = _nfd_label(flag)
+        if node_labels.get(key) == "true":
+            chosen[key] = "true"
+    for key, value in spec.labels:
+        chosen[key] = value
+    return dict(_check_label(k, v, "label") for k, v in sorted(chosen.items()))
+
+
+def gpu_resources(job: Job, target: Target, config: KubernetesConfig) -> dict[str, int]:
+    """Extended resources to request (and limit): the GPUs the spec asks for."""
+    wanted: dict[str, int] = {}
+    for accelerator in job.hardware.accelerators:
+        if accelerator.kind != "gpu":
+            raise RenderError(
+                f"no Kubernetes resource is known for {accelerator.kind} accelerators"
+            )
+        resource = target.gpu_resource
+        if resource is None:
+            vendors = {config.vendor_of(r): r for r in config.gpu_resources}
+            resource = vendors.get(accelerator.vendor or "nvidia", config.gpu_resources[0])
+        wanted[resource] = wanted.get(resource, 0) + accelerator.count
+    return wanted
+
+
+def tolerations(
+    target: Target, gpus: Mapping[str, int], config: KubernetesConfig
+) -> list[dict[str, str]]:
+    """Tolerate the chosen node's GPU taints (when GPUs are asked for), then the config's."""
+    found: list[dict[str, str]] = []
+    if gpus:
+        for taint in target.taints:
+            key = taint.get("key", "")
+            if key in config.gpu_resources or key in gpus:
+                item = {"key": key, "operator": "Exists"}
+                if taint.get("effect"):
+                    item["effect"] = taint["effect"]
+                if item not in found:
+                    found.append(item)
+    for extra in config.tolerations:
+        if extra.manifest() not in found:
+            found.append(extra.manifest())
+    return found
+
+
+def container_env(job: Job, host_path: str | None) -> list[dict[str, str]]:
+    """The run's variables. The deployer's PATH (`host_path`) is dropped: the image's own
+    PATH applies unless the run set another."""
+    env = []
+    for name, value in job.env.items():
+        if name == "PATH" and value == host_path:
+            continue
+        if not _ENV_NAME.match(name):
+            raise RenderError(f"variable name {name!r} is not valid in a container")
+        env.append({"name": name, "value": value})
+    env.append({"name": "TESSERA_HWINFO", "value": f"{RUN_MOUNT}/hwinfo.json"})
+    return env
+
+
+def _quantity_cpu(cores: float) -> str:
+    return f"{max(1, math.ceil(cores * 1000))}m"
+
+
+def _resources(job: Job, gpus: Mapping[str, int]) -> dict[str, dict[str, str]]:
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    cpu = job.cpu if job.cpu is not None else job.hardware.cpu.cores.min
+    if cpu:
+        requests["cpu"] = _quantity_cpu(float(cpu))
+    memory = job.memory if job.memory is not None else job.hardware.memory.min
+    if memory:
+        requests["memory"] = limits["memory"] = str(int(memory))
+    for resource, n in gpus.items():
+        requests[resource] = limits[resource] = str(n)
+    out: dict[str, dict[str, str]] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def configmap_data(
+    job: Job, run_id: uuid.UUID
+) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    """(data, binaryData, job.json) of the run's ConfigMap; RenderError when over the limit."""
+    data: dict[str, str] = {
+        "kube_entry.py": _entry_source().decode(),
+        "hwinfo.py": _hwinfo_source().decode(),
+    }
+    binary: dict[str, str] = {}
+
+    def put(key: str, content: bytes) -> None:
+        try:
+            data[key] = content.decode()
+        except UnicodeDecodeError:
+            binary[key] = base64.b64encode(content).decode()
+
+    files = []
+    for index, (relative, content, executable) in enumerate(job.files):
+        if relative.startswith("/") or ".." in relative.split("/") or not relative:
+            raise RenderError(f"file path {relative!r} leaves the run's folder")
+        key = f"file-{index}"
+        put(key, content)
+        files.append([key, relative, executable])
+    script = None
+    if job.script is not None:
+        put("script", job.script[1])
+        script = "script"
+    requirements = None
+    if job.python_requirements:
+        put("requirements.txt", "\n".join(job.python_requirements).encode())
+        requirements = "requirements.txt"
+    spec = {
+        "argv": list(job.argv),
+        "timeout": job.timeout_s,
+        "script": script,
+        "files": files,
+        "workdir": f"{RUN_MOUNT}/work",
+        "requirements": requirements,
+        "run_id": str(run_id),
+    }
+    data["job.json"] = json.dumps(spec, sort_keys=True)
+    size = sum(len(k) + len(v.encode()) for k, v in (data | binary).items())
+    if size > CONFIGMAP_MAX_BYTES:
+        raise RenderError(
+            f"the run's script and files take {size} bytes in its ConfigMap, over the "
+            f"{CONFIGMAP_MAX_BYTES} a ConfigMap can hold; ship large files in the image"
+        )
+    return data, binary, spec
+
+
+def labels_of(run_id: uuid.UUID, testbed_id: uuid.UUID) -> dict[str, str]:
+    return {MANAGED_BY: "tessera", RUN_LABEL: str(run_id), TESTBED_LABEL: str(testbed_id)}
+
+
+def _image(job: Job, target: Target, config: KubernetesConfig) -> str:
+    """The run's image, once the image and the node's name are known to be valid."""
+    image = job.image or config.host_image
+    if image is None:
+        raise RenderError(
+            "a Kubernetes run needs an image: give a base image, or set the testbed's host_image"
+        )
+    if not image_reference(image):
+        raise RenderError(f"{image!r} is not an image reference")
+    if not DNS_SUBDOMAIN.match(target.node):
+        raise RenderError(f"node name {target.node!r} is not a Kubernetes node name")
+    return image
+
+
+def _containers(
+    job: Job, image: str, resources: dict[str, dict[str, str]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The probe as the init container, the command as the main one: both the entry script."""
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    mounts = [
+        {"name": "files", "mountPath": FILES_MOUNT, "readOnly": True},
+        {"name": "run", "mountPath": RUN_MOUNT},
+    ]
+    python = ["python3", "-I", f"{FILES_MOUNT}/kube_entry.py"]
+    probe = {
+        "name": PROBE_CONTAINER,
+        "image": image,
+        "command": [*python, "probe", f"{RUN_MOUNT}/hwinfo.json"],
+        "resources": resources,
+        "volumeMounts": mounts,
+        "securityContext": security,
+    }
+    main = {
+        "name": MAIN_CONTAINER,
+        "image": image,
+        "command": [*python, "run", f"{FILES_MOUNT}/job.json", TERMINATION_PATH],
+        "workingDir": RUN_MOUNT,
+        "env": container_env(job, os.environ.get("PATH", os.defpath)),
+        "resources": resources,
+        "volumeMounts": mounts,
+        "securityContext": security,
+        "terminationMessagePath": TERMINATION_PATH,
+        "terminationMessagePolicy": "File",
+    }
+    return {"initContainers": [probe], "containers": [main]}
+
+
+def _pod_spec(
+    job: Job, run_id: uuid.UUID, target: Target, config: KubernetesConfig
+) -> dict[str, Any]:
+    """The pod: pinned to the chosen node, its GPUs, selectors and tolerations, non-root."""
+    gpus = gpu_resources(job, target, config)
+    pinned = {"key": "metadata.name", "operator": "In", "values": [target.node]}
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": config.run_as_user,
+            "runAsGroup": config.run_as_group,
+            "fsGroup": config.run_as_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchFields": [pinned]}]
+                }
+            }
+        },
+        "volumes": [
+            {"name": "files", "configMap": {"name": job_name(run_id), "defaultMode": 0o444}},
+            {"name": "run", "emptyDir": {}},
+        ],
+        **_containers(job, _image(job, target, config), _resources(job, gpus)),
+    }
+    selector_ = node_selector(job, target, config)
+    if selector_:
+        spec["nodeSelector"] = selector_
+    found_tolerations = tolerations(target, gpus, config)
+    if found_tolerations:
+        spec["tolerations"] = found_tolerations
+    if config.image_pull_secret:
+        spec["imagePullSecrets"] = [{"name": config.image_pull_secret}]
+    if config.service_account:
+        spec["serviceAccountName"] = config.service_account
+        spec["automountServiceAccountToken"] = True
+    return spec
+
+
+def render(
+    job: Job,
+    run_id: uuid.UUID,
+    testbed_id: uuid.UUID,
+    target: Target,
+    config: KubernetesConfig,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Job and the ConfigMap of a run (the ConfigMap's owner is set once the Job exists)."""
+    _image(job, target, config)  # refused before anything else is worked out
+    name = job_name(run_id)
+    labels = labels_of(run_id, testbed_id)
+    data, binary, _ = configmap_data(job, run_id)
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": config.namespace,
+            "labels": labels,
+            "annotations": {NODE_ANNOTATION: target.node},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": int(math.ceil(job.timeout_s)) + DEADLINE_MARGIN_S,
+            "ttlSecondsAfterFinished": config.ttl_after_finished_s,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": _pod_spec(job, run_id, target, config),
+            },
+        },
+    }
+    configmap: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": config.namespace, "labels": labels},
+        "data": data,
+    }
+    if binary:
+        configmap["binaryData"] = binary
+    return manifest, configmap
+
+
+def owned_by(configmap: dict[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
+    """The ConfigMap with the Job as its owner, so deleting the Job deletes it too."""
+    meta = job.get("metadata") or {}
+    owner = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid", ""),
+    }
+    return {**configmap, "metadata": {**configmap["metadata"], "ownerReferences": [owner]}}

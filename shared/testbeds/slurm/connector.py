@@ -1,0 +1,313 @@
+"""The `slurm` testbed: a SLURM cluster behind an SSH login node.
+
+A run is one SLURM job named `tessera-<run id>`. Its sbatch script carries the run's files
+(base64) and, on the node, writes them into `<work_dir>/runs/<run id>` (a filesystem shared
+with the compute nodes, as on any SLURM cluster), copies the runner and the probe from a
+folder uploaded once by SFTP, and ends with `exec python3 runner.py DIR`. Placement is one
+remote command (sbatch is its only process); monitoring is one remote command per testbed per
+cycle (one squeue, one sacct, one look at the run folders), whatever the number of runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shlex
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from shared import hwinfo, runner
+from shared.config import get_settings
+from shared.db.models import Testbed
+from shared.remote import ssh
+from shared.secrets import SecretError, decrypt
+from shared.testbeds.base import (
+    Collected,
+    Discovery,
+    Job,
+    NodeReport,
+    Observation,
+    Tracked,
+    Unreachable,
+)
+from shared.testbeds.slurm import nodes, parse, render
+from shared.testbeds.slurm.config import SlurmConfig
+
+KIND = "slurm"
+log = logging.getLogger(__name__)
+MAX_LOG_BYTES = 64 * 1024 * 1024
+
+
+def _lib_files() -> dict[str, bytes]:
+    return {
+        "runner.py": open(runner.__file__, "rb").read(),
+        "hwinfo.py": open(hwinfo.__file__, "rb").read(),
+    }
+
+
+class SlurmConnector:
+    """SLURM clusters over SSH; one persistent connection per testbed in this process."""
+
+    kind: ClassVar[str] = KIND
+
+    def __init__(self, pool: ssh.Pool | None = None) -> None:
+        self.ssh = pool or ssh.Pool()
+        self._lock = threading.Lock()
+        self._homes: dict[ssh.Target, str] = {}
+        self._libs: set[tuple[ssh.Target, str]] = set()
+        self._lib = _lib_files()
+        self._lib_hash = hashlib.sha256(b"".join(self._lib.values())).hexdigest()[:16]
+        # What the last observe saw of each run: its job and log size (live_log and collect).
+        self._seen: dict[uuid.UUID, tuple[str, parse.JobState | None, int | None]] = {}
+
+    # ---- connection -------------------------------------------------------------------------
+
+    def target(self, testbed: Testbed) -> ssh.Target:
+        try:
+            config = SlurmConfig.model_validate(testbed.config)
+        except ValidationError as error:
+            raise ssh.SshError(f"invalid config: {error.errors()[0]['msg']}") from None
+        if not testbed.credentials:
+            raise ssh.SshError("the testbed has no private key (credentials)")
+        try:
+            key = decrypt(testbed.credentials)
+        except SecretError as error:
+            raise ssh.SshError(str(error)) from None
+        return ssh.Target(
+            host=config.host,
+            port=config.port,
+            user=config.user,
+            private_key=key,
+            host_key=config.host_key,
+            trust_on_first_use=get_settings().ssh_trust_on_first_use,
+            max_sessions=config.max_sessions,
+            # As many shells as the deployer has threads, leaving channels for SFTP and srun.
+            shells=max(1, min(4, config.max_sessions - 4)),
+        )
+
+    def _run(self, target: ssh.Target, command: str, timeout: float | None = None) -> ssh.Result:
+        return self.ssh.run(target, command, timeout or get_settings().ssh_timeout_s)
+
+    def base(self, testbed: Testbed, target: ssh.Target) -> str:
+        """The absolute folder of Tessera's files on the cluster."""
+        work_dir = SlurmConfig.model_validate(testbed.config).work_dir
+        with self._lock:
+            home = self._homes.get(target)
+        if home is None:
+            home = self._run(target, 'printf %s "$HOME"').check("reading $HOME").stdout.decode()
+            with self._lock:
+                self._homes[target] = home
+        return work_dir if work_dir.startswith("/") else f"{home}/{work_dir}"
+
+    def _where(self, testbed: Testbed) -> tuple[ssh.Target, str]:
+        target = self.target(testbed)
+        return target, self.base(testbed, target)
+
+    def lib(self, target: ssh.Target, base: str) -> str:
+        """The folder holding this version of runner.py and hwinfo.py, uploaded once."""
+        folder = f"{base}/lib/{self._lib_hash}"
+        if (target, folder) in self._libs:
+            return folder
+        runs = shlex.quote(f"{base}/runs")
+        found = self._run(target, f"test -s {shlex.quote(folder)}/hwinfo.py && test -d {runs}")
+        if found.returncode != 0:
+            self._run(target, f"mkdir -p {shlex.quote(folder)} {runs}").check("mkdir")
+            self.ssh.put(target, {f"{folder}/{name}": data for name, data in self._lib.items()})
+        with self._lock:
+            self._libs.add((target, folder))
+        return folder
+
+    def _cluster(self, testbed: Testbed, base: str, inventory: Mapping[str, Any]) -> render.Cluster:
+        config = SlurmConfig.model_validate(testbed.config)
+        slurm = inventory.get("slurm") or {}
+        return render.Cluster(
+            base=base,
+            partition=config.partition,
+            account=config.account,
+            qos=config.qos,
+            gres_types=config.gres_types,
+            node_features=frozenset(inventory.get("features", ())),
+            node_gres_types=tuple(g["type"] for g in slurm.get("gres", ()) if g.get("type")),
+            node_runtimes=frozenset(inventory.get("runtimes", ())),
+            accounting=config.accounting,
+        )
+
+    # ---- discovery --------------------------------------------------------------------------
+
+    def refresh(self, testbed: Testbed, probed: Mapping[str, dict[str, Any]]) -> Discovery:
+        """One command lists the nodes; a node not probed yet is probed by srun."""
+        try:
+            target = self.target(testbed)
+            reports = self._discover(testbed, target, probed)
+        except ssh.SshError as error:
+            log.warning("testbed %s offline: %s", testbed.name, error)
+            return Discovery(offline=str(error))
+        seen = self.ssh.seen_host_keys.get(target)
+        pins = {"host_key": seen} if seen and not testbed.config.get("host_key") else {}
+        return Discovery(tuple(reports), missing="no longer reported by SLURM", pins=pins)
+
+    def _discover(
+        self, testbed: Testbed, target: ssh.Target, probed: Mapping[str, dict[str, Any]]
+    ) -> list[NodeReport]:
+        output = self._run(target, render.discover_command()).check("scontrol show node")
+        config = SlurmConfig.model_validate(testbed.config)
+        base = self.base(testbed, target)
+        reports = []
+        for found in nodes.listed(output.stdout.decode(errors="replace"), config):
+            info = probed.get(found.node.name) or None
+            new = None
+            if not info and found.node.online:
+                new = info = self._probe(target, base, found.node.name)
+            report = nodes.node_report(found, info, testbed.name, config)
+            reports.append(dataclasses.replace(report, hwinfo=new) if new else report)
+        return reports
+
+    def _probe(self, target: ssh.Target, base: str, node: str) -> dict[str, Any]:
+        """hwinfo of a node, by srun; {} when it cannot run now (busy): the next refresh retries."""
+        lib = self.lib(target, base)
+        command = (
+            f"srun --immediate=10 --time=2 -N1 -n1 -w {shlex.quote(node)} "
+            f"-J tessera-probe python3 {shlex.quote(lib)}/hwinfo.py"
+        )
+        try:
+            result = self.ssh.exec(command, target, timeout=60)
+        except ssh.SshError:
+            return {}
+        try:
+            data = json.loads(result.stdout) if result.returncode == 0 else {}
+        except ValueError:
+            data = {}
+        return data if isinstance(data, dict) else {}
+
+    # ---- runs -------------------------------------------------------------------------------
+
+    def _guard(self, work: Any) -> Any:
+        """Run remote work; an SSH failure is the testbed being unreachable."""
+        try:
+            return work()
+        except ssh.SshError as error:
+            raise Unreachable(f"unreachable: {error}") from error
+
+    def place(
+        self,
+        testbed: Testbed,
+        node: str,
+        run_id: uuid.UUID,
+        job: Job,
+        inventory: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Submit the run's job (or adopt the one already submitted); returns the SLURM job id.
+
+        A job SLURM refuses comes back as `error:<reason>`: the monitor ends the run with it.
+        """
+
+        def work() -> str:
+            target = self.target(testbed)
+            base = self.base(testbed, target)
+            cluster = self._cluster(testbed, base, inventory or {})
+            try:
+                large = render.uploads(job, run_id, cluster)
+                text = render.script(job, run_id, node, cluster, self.lib(target, base))
+            except render.RenderError as error:
+                return f"error:{error}"[:250]
+            if large:
+                self.ssh.put(target, large, make_dirs=True)
+            result = self._run(target, render.place_command(run_id, cluster, text))
+            words = result.stdout.decode(errors="replace").split()
+            if result.returncode == 0 and len(words) >= 2 and words[-1].isdigit():
+                return words[-1]
+            detail = (result.stderr or result.stdout).decode(errors="replace").strip()
+            return f"error:sbatch refused the job: {detail}"[:250]
+
+        ref: str = self._guard(work)
+        return ref
+
+    def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:
+        """One remote command for all runs: squeue, sacct and a look at the run folders."""
+        jobs = {r.run_id: r.backend_ref for r in runs if r.backend_ref and r.backend_ref.isdigit()}
+        found: dict[uuid.UUID, Observation] = {
+            r.run_id: Observation("ended", reason=r.backend_ref)
+            for r in runs
+            if r.backend_ref and r.backend_ref.startswith("error:")
+        }
+        if not jobs:
+            return found
+
+        def work() -> str:
+            target = self.target(testbed)
+            base = self.base(testbed, target)
+            accounting = SlurmConfig.model_validate(testbed.config).accounting
+            text: str = self._run(
+                target, render.observe_command(base, jobs, accounting)
+            ).stdout.decode(errors="replace")
+            return text
+
+        text = self._guard(work)
+        queue_text, acct_text, files_text = (parse.sections(text) + ["", ""])[:3]
+        seen = parse.read_observation(
+            jobs,
+            parse.parse_squeue(queue_text),
+            parse.parse_sacct(acct_text),
+            files_text,
+        )
+        with self._lock:
+            for run_id, (observation, job, log_size) in seen.items():
+                self._seen[run_id] = (jobs[run_id], job, log_size)
+                found[run_id] = observation
+        return found
+
+    def live_log(self, testbed: Testbed, run: Tracked, known_size: int | None) -> bytes | None:
+        with self._lock:
+            seen = self._seen.get(run.run_id)
+        if seen is None or seen[2] is None or seen[2] == known_size:
+            return None  # no log yet, or not grown: no remote call
+        target, base = self._guard(lambda: self._where(testbed))
+        path = f"{base}/runs/{run.run_id}/log"
+        data = self._guard(lambda: self.ssh.get(target, [path], MAX_LOG_BYTES)[path])
+        return data if isinstance(data, bytes) else None
+
+    def collect(self, testbed: Testbed, run: Tracked, cap: int) -> Collected:
+        if run.backend_ref and run.backend_ref.startswith("error:"):
+            return Collected({"error": run.backend_ref[6:]}, {}, b"", b"", None)
+        target, base = self._guard(lambda: self._where(testbed))
+        folder = f"{base}/runs/{run.run_id}"
+        names = ["status.json", "hwinfo.json", "stdout", "stderr", "log", "slurm_job.txt"]
+        paths = [f"{folder}/{name}" for name in names] + [f"{folder}.out"]
+        names.append("slurm.out")
+        got = self._guard(lambda: self.ssh.get(target, paths, 2 * cap))
+        files = {name: got[path] for name, path in zip(names, paths, strict=True)}
+        with self._lock:
+            seen = self._seen.pop(run.run_id, None)
+        status = parse.json_object(files["status.json"])
+        if status is None:
+            status = parse.ended_without_runner(seen[1] if seen else None, files["slurm.out"])
+        info = parse.json_object(files["hwinfo.json"]) or {}
+        if files["slurm_job.txt"]:
+            job_fields = parse.fields(files["slurm_job.txt"].decode(errors="replace"))
+            scheduler = dict(info.get("scheduler") or {})
+            scheduler["job"] = parse.job_summary(job_fields)
+            info["scheduler"] = scheduler
+        return Collected(
+            status=status,
+            hwinfo=info,
+            stdout=(files["stdout"] or b"")[:cap],
+            stderr=(files["stderr"] or b"")[:cap],
+            log=files["log"],
+        )
+
+    def cancel(self, testbed: Testbed, run: Tracked) -> None:
+        """scancel the job (by id, or by the run's job name when no id was recorded)."""
+        if run.backend_ref and run.backend_ref.startswith("error:"):
+            return
+        target = self._guard(lambda: self.target(testbed))
+        if run.backend_ref and run.backend_ref.isdigit():
+            command = f"scancel {run.backend_ref}"
+        else:
+            command = f"scancel --name={shlex.quote(render.job_name(run.run_id))}"
+        self._guard(lambda: self._run(target, command).check("scancel"))
