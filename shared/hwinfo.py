@@ -1,12 +1,12 @@
 """Describe the hardware of the node a run landed on, as one JSON document.
 
-Standard library only and Python 3.8+: the file is copied onto remote nodes and run there as
+Standard library only and Python 3.6+: the file is copied onto remote nodes and run there as
 ``python3 hwinfo.py``, and it is importable as ``shared.hwinfo``. The parsers take text so they
 can be tested on captured outputs; the collectors read the live system. :func:`collect` never
 raises: a section that fails keeps its defaults and leaves a note in ``errors``.
-"""
 
-from __future__ import annotations
+One file, longer than the others, on purpose: it travels to nodes (and into pods) alone.
+"""
 
 import json
 import os
@@ -90,7 +90,7 @@ SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
 T = TypeVar("T")
 
 
-def _int(value: str | None, base: int = 10) -> int | None:
+def _int(value: "str | None", base: "int" = 10) -> "int | None":
     """Parse an integer, or None when the text is not one."""
     try:
         return int(value.strip(), base) if value is not None else None
@@ -98,19 +98,19 @@ def _int(value: str | None, base: int = 10) -> int | None:
         return None
 
 
-def _read(path: str) -> str:
+def _read(path: "str") -> "str":
     with open(path, encoding="utf-8", errors="replace") as handle:
         return handle.read()
 
 
-def _read_or_empty(path: str) -> str:
+def _read_or_empty(path: "str") -> "str":
     try:
         return _read(path)
     except OSError:
         return ""
 
 
-def _blocks(text: str) -> list[dict[str, str]]:
+def _blocks(text: "str") -> "list[dict[str, str]]":
     """Split ``key : value`` text into its blank-line separated blocks, keys lowercased."""
     blocks: list[dict[str, str]] = [{}]
     for line in text.splitlines():
@@ -122,7 +122,7 @@ def _blocks(text: str) -> list[dict[str, str]]:
     return [block for block in blocks if block]
 
 
-def parse_cpuinfo(text: str) -> dict[str, Any]:
+def parse_cpuinfo(text: "str") -> "dict[str, Any]":
     """Summarise /proc/cpuinfo (x86 or aarch64); ``threads`` is 0 when no processor is listed.
 
     aarch64 has no x86 family/model/stepping, so those carry the CPU architecture, part and
@@ -160,7 +160,7 @@ def parse_cpuinfo(text: str) -> dict[str, Any]:
     return info
 
 
-def parse_meminfo(text: str) -> dict[str, Any]:
+def parse_meminfo(text: "str") -> "dict[str, Any]":
     """Read MemTotal and MemAvailable (None on kernels before 3.14) in bytes."""
     values: dict[str, int] = {}
     for line in text.splitlines():
@@ -173,7 +173,7 @@ def parse_meminfo(text: str) -> dict[str, Any]:
     return {"total_bytes": values.get("MemTotal", 0), "available_bytes": values.get("MemAvailable")}
 
 
-def parse_os_release(text: str) -> dict[str, str]:
+def parse_os_release(text: "str") -> "dict[str, str]":
     """Parse os-release(5): keys lowercased, shell quoting removed."""
     release: dict[str, str] = {}
     for line in text.splitlines():
@@ -187,13 +187,13 @@ def parse_os_release(text: str) -> dict[str, str]:
     return release
 
 
-def _missing(value: str) -> bool:
+def _missing(value: "str") -> "bool":
     """Whether an smi tool's cell means "no value" ([N/A], [Not Supported], N/A, empty)."""
     value = value.strip()
     return not value or value.upper() == "N/A" or (value.startswith("[") and value.endswith("]"))
 
 
-def _normalise_bus_id(bus_id: str | None) -> str | None:
+def _normalise_bus_id(bus_id: "str | None") -> "str | None":
     """Write a PCI address the way sysfs does: ``00000000:17:00.0`` becomes ``0000:17:00.0``."""
     if bus_id is None or _missing(bus_id):
         return None
@@ -202,7 +202,9 @@ def _normalise_bus_id(bus_id: str | None) -> str | None:
     return f"{domain[-4:].rjust(4, '0')}:{bus}:{function}" if sep else bus_id.strip().lower()
 
 
-def _gpu(index: int, vendor: str, model: str, source: str, **known: Any) -> dict[str, Any]:
+def _gpu(
+    index: "int", vendor: "str", model: "str", source: "str", **known: "Any"
+) -> "dict[str, Any]":
     """A ``gpus`` entry with every key present."""
     entry: dict[str, Any] = dict.fromkeys(
         ("memory_bytes", "uuid", "driver_version", "pci_bus_id", "compute_capability")
@@ -212,8 +214,8 @@ def _gpu(index: int, vendor: str, model: str, source: str, **known: Any) -> dict
 
 
 def parse_nvidia_smi_csv(
-    text: str, fields: tuple[str, ...] = NVIDIA_FIELDS
-) -> list[dict[str, Any]]:
+    text: "str", fields: "tuple[str, ...]" = NVIDIA_FIELDS
+) -> "list[dict[str, Any]]":
     """Parse ``nvidia-smi --query-gpu=... --format=csv`` output into ``gpus`` entries.
 
     ``fields`` names the columns of header-less output; a header line, when there is one, names
@@ -250,7 +252,7 @@ def parse_nvidia_smi_csv(
     return gpus
 
 
-def _first_value(card: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+def _first_value(card: "Mapping[str, Any]", keys: "tuple[str, ...]") -> "str | None":
     """The first real value among ``keys``, which are matched case-insensitively."""
     lowered = {str(key).strip().lower(): value for key, value in card.items()}
     for key in keys:
@@ -260,7 +262,7 @@ def _first_value(card: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse_rocm_smi_json(text: str) -> list[dict[str, Any]]:
+def parse_rocm_smi_json(text: "str") -> "list[dict[str, Any]]":
     """Parse ``rocm-smi ... --json`` output into ``gpus`` entries; keys vary by ROCm version.
 
     Raises ValueError when the text holds no JSON object.
@@ -303,8 +305,8 @@ def parse_rocm_smi_json(text: str) -> list[dict[str, Any]]:
 
 
 def _pci_names(
-    path: str, wanted: set[tuple[str, str]]
-) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    path: "str", wanted: "set[tuple[str, str]]"
+) -> "tuple[dict[str, str], dict[tuple[str, str], str]]":
     """Vendor and device names of the ``wanted`` (vendor, device) id pairs from a pci.ids file."""
     vendors: dict[str, str] = {}
     devices: dict[tuple[str, str], str] = {}
@@ -327,7 +329,9 @@ def _pci_names(
     return vendors, devices
 
 
-def _pci_kind(class_id: int, vendor_id: str, device_id: str, device_name: str) -> str | None:
+def _pci_kind(
+    class_id: "int", vendor_id: "str", device_id: "str", device_name: "str"
+) -> "str | None":
     """Classify a PCI function; None when it is neither a display nor a compute device."""
     base, subclass = class_id >> 16, (class_id >> 8) & 0xFF
     if base not in (0x03, 0x11, 0x12) and (base, subclass) != (0x0B, 0x40):
@@ -344,7 +348,9 @@ def _pci_kind(class_id: int, vendor_id: str, device_id: str, device_name: str) -
     return "display" if base == 0x03 else "accelerator"
 
 
-def scan_pci(root: str = PCI_DEVICES_ROOT, pci_ids: str | None = None) -> list[dict[str, Any]]:
+def scan_pci(
+    root: "str" = PCI_DEVICES_ROOT, pci_ids: "str | None" = None
+) -> "list[dict[str, Any]]":
     """List the display, accelerator, co-processor and signal-processing PCI functions.
 
     Names come from ``pci_ids`` (the first installed pci.ids file when None), else from a
@@ -378,12 +384,12 @@ def scan_pci(root: str = PCI_DEVICES_ROOT, pci_ids: str | None = None) -> list[d
 
 
 def detect_container(
-    environ: Mapping[str, str] | None = None,
-    dockerenv: bool | None = None,
-    containerenv: bool | None = None,
-    cgroup: str | None = None,
-    mountinfo: str | None = None,
-) -> dict[str, Any]:
+    environ: "Mapping[str, str] | None" = None,
+    dockerenv: "bool | None" = None,
+    containerenv: "bool | None" = None,
+    cgroup: "str | None" = None,
+    mountinfo: "str | None" = None,
+) -> "dict[str, Any]":
     """Tell whether this process runs in a container, and under which runtime when known.
 
     Each argument left None is read from the live system: os.environ, /.dockerenv,
@@ -415,7 +421,7 @@ def detect_container(
     return {"in_container": runtime is not None or bool(declared), "runtime": runtime}
 
 
-def scheduler_env(environ: Mapping[str, str]) -> dict[str, Any]:
+def scheduler_env(environ: "Mapping[str, str]") -> "dict[str, Any]":
     """Name the batch scheduler and keep the job and device variables it set, minus secrets."""
     kind = next((scheduler for name, scheduler in SCHEDULERS if name in environ), None)
     variables = {
@@ -427,25 +433,29 @@ def scheduler_env(environ: Mapping[str, str]) -> dict[str, Any]:
     return {"kind": kind, "variables": variables}
 
 
-def run_command(argv: list[str], timeout: float = COMMAND_TIMEOUT_S) -> tuple[str | None, str]:
+def run_command(
+    argv: "list[str]", timeout: "float" = COMMAND_TIMEOUT_S
+) -> "tuple[str | None, str]":
     """Run argv without a shell: (stdout, "") on success, else (None, a short reason)."""
     if shutil.which(argv[0]) is None:
         return None, f"{argv[0]}: not installed"
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, errors="replace", timeout=timeout, check=False
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
         return None, f"{argv[0]}: timed out after {timeout:g}s"
     except OSError as exc:
         return None, f"{argv[0]}: {exc}"
+    stdout = done.stdout.decode("utf-8", "replace")
+    stderr = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
-        said = (done.stderr.strip() or done.stdout.strip()).splitlines()[:1]
+        said = (stderr.strip() or stdout.strip()).splitlines()[:1]
         return None, ": ".join([argv[0], f"exit {done.returncode}", *(s[:200] for s in said)])
-    return done.stdout, ""
+    return stdout, ""
 
 
-def _nvidia_smi(errors: list[str]) -> list[dict[str, Any]] | None:
+def _nvidia_smi(errors: "list[str]") -> "list[dict[str, Any]] | None":
     """GPUs from nvidia-smi, or None when it gave no answer."""
     fields: tuple[str, ...] = NVIDIA_FIELDS
     out, why = run_command(["nvidia-smi", "--query-gpu=" + ",".join(fields), *NVIDIA_FORMAT])
@@ -459,7 +469,7 @@ def _nvidia_smi(errors: list[str]) -> list[dict[str, Any]] | None:
     return parse_nvidia_smi_csv(out, fields)
 
 
-def _rocm_smi(errors: list[str]) -> list[dict[str, Any]] | None:
+def _rocm_smi(errors: "list[str]") -> "list[dict[str, Any]] | None":
     """GPUs from rocm-smi, or None when it gave no answer."""
     out, why = run_command(["rocm-smi", *ROCM_SMI_ARGS])
     if out is None:
@@ -473,10 +483,10 @@ def _rocm_smi(errors: list[str]) -> list[dict[str, Any]] | None:
 
 
 def _pick_gpus(
-    nvidia: list[dict[str, Any]] | None,
-    amd: list[dict[str, Any]] | None,
-    accelerators: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
+    nvidia: "list[dict[str, Any]] | None",
+    amd: "list[dict[str, Any]] | None",
+    accelerators: "list[dict[str, Any]]",
+) -> "list[dict[str, Any]]":
     """The GPUs the smi tools report, plus PCI GPUs of vendors no tool answered for."""
     gpus = (nvidia or []) + (amd or [])
     answered = {vendor for vendor, got in (("nvidia", nvidia), ("amd", amd)) if got is not None}
@@ -491,7 +501,7 @@ def _pick_gpus(
     return gpus
 
 
-def _guard(errors: list[str], section: str, default: T, func: Callable[[], T]) -> T:
+def _guard(errors: "list[str]", section: "str", default: "T", func: "Callable[[], T]") -> "T":
     """Run one section; on any failure note it and fall back to the default."""
     try:
         return func()
@@ -500,7 +510,7 @@ def _guard(errors: list[str], section: str, default: T, func: Callable[[], T]) -
         return default
 
 
-def _cpu() -> dict[str, Any]:
+def _cpu() -> "dict[str, Any]":
     info = parse_cpuinfo(_read("/proc/cpuinfo"))
     info["arch"] = platform.machine()
     if info["threads"] < 1:
@@ -511,19 +521,19 @@ def _cpu() -> dict[str, Any]:
     return info
 
 
-def _os_release() -> dict[str, str]:
+def _os_release() -> "dict[str, str]":
     for path in ("/etc/os-release", "/usr/lib/os-release"):
         if os.path.isfile(path):
             return parse_os_release(_read(path))
     return {}
 
 
-def _kernel() -> dict[str, str]:
+def _kernel() -> "dict[str, str]":
     uname = platform.uname()
     return {key: getattr(uname, key) for key in UNAME_KEYS}
 
 
-def _python() -> dict[str, str]:
+def _python() -> "dict[str, str]":
     return {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -531,11 +541,11 @@ def _python() -> dict[str, str]:
     }
 
 
-def _runtimes() -> list[str]:
+def _runtimes() -> "list[str]":
     return ["native"] + [tool for tool in CONTAINER_TOOLS if shutil.which(tool)]
 
 
-def collect() -> dict[str, Any]:
+def collect() -> "dict[str, Any]":
     """Probe this machine; every key of the schema is always present."""
     errors: list[str] = []
     threads = os.cpu_count() or 1
@@ -571,7 +581,7 @@ def collect() -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main() -> "None":
     """Print the probe as JSON on stdout."""
     print(json.dumps(collect(), indent=2, sort_keys=True))
 

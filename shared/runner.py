@@ -1,6 +1,6 @@
 """Run one job in its folder: the hardware probe first, then the command; record everything.
 
-Standard library only: this file is copied into the run's folder and started as
+Standard library only, Python 3.6+: this file is copied into the run's folder and started as
 `python3 runner.py RUN_DIR` on the node. RUN_DIR/job.json says what to run:
 {"argv": [...], "env": {...}, "timeout": seconds, "log_cap": bytes, "script": "name"|null,
  "container": {"create": argv, "probe": argv, "remove": argv, "image": ref} (image runs)}.
@@ -8,8 +8,6 @@ It leaves: hwinfo.json, stdout, stderr, log (both, interleaved), started.json, a
 `starts` per runner started (more than one means the run was started twice), and at the
 end status.json (written last and atomically: its presence means the run is over).
 """
-
-from __future__ import annotations
 
 import contextlib
 import hashlib
@@ -20,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import IO, Any
 
 PROBE_TIMEOUT_S = 120
@@ -28,11 +26,11 @@ CONTAINER_STEP_TIMEOUT_S = 600  # making a container may pull its image
 KILL_GRACE_S = 10
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _now() -> "str":
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _write_json(path: str, data: Any) -> None:
+def _write_json(path: "str", data: "Any") -> "None":
     tmp = path + ".tmp"
     with open(tmp, "w") as handle:
         json.dump(data, handle)
@@ -43,15 +41,20 @@ class _Capped:
     """Copies a pipe into its own file and the shared log, keeping at most `cap` bytes each."""
 
     def __init__(
-        self, source: IO[bytes], own: IO[bytes], log: IO[bytes], lock: threading.Lock, cap: int
-    ) -> None:
+        self,
+        source: "IO[bytes]",
+        own: "IO[bytes]",
+        log: "IO[bytes]",
+        lock: "threading.Lock",
+        cap: "int",
+    ) -> "None":
         self.kept = 0
         self.dropped = 0
         self._source, self._own, self._log, self._lock, self._cap = source, own, log, lock, cap
         self.thread = threading.Thread(target=self._copy, daemon=True)
         self.thread.start()
 
-    def _copy(self) -> None:
+    def _copy(self) -> "None":
         for chunk in iter(lambda: self._source.read1(65536), b""):  # type: ignore[attr-defined]
             room = max(0, self._cap - self.kept)
             piece = chunk[:room]
@@ -65,7 +68,7 @@ class _Capped:
                     self._log.flush()
 
 
-def _usage(rusage: Any) -> dict[str, Any]:
+def _usage(rusage: "Any") -> "dict[str, Any]":
     fields = (
         "ru_utime",
         "ru_stime",
@@ -80,20 +83,21 @@ def _usage(rusage: Any) -> dict[str, Any]:
     return {name: getattr(rusage, name) for name in fields}
 
 
-def _signal_group(pid: int, number: int) -> None:
+def _signal_group(pid: "int", number: "int") -> "None":
     try:
         os.killpg(pid, number)
     except ProcessLookupError:
         pass
 
 
-def _probe(run_dir: str, argv: list[str] | None = None) -> None:
+def _probe(run_dir: "str", argv: "list[str] | None" = None) -> "None":
     probe = os.path.join(run_dir, "hwinfo.py")
     target = os.path.join(run_dir, "hwinfo.json")
     try:
         done = subprocess.run(
             argv or [sys.executable, "-I", probe],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             timeout=PROBE_TIMEOUT_S,
             check=False,
         )
@@ -107,13 +111,18 @@ def _probe(run_dir: str, argv: list[str] | None = None) -> None:
     _write_json(target, data)
 
 
-def _container_step(argv: list[str], timeout: float) -> str | None:
+def _container_step(argv: "list[str]", timeout: "float") -> "str | None":
     """Run a container set-up or clean-up command; its error text, or None when it worked."""
     if not argv:
         return None
     try:
         done = subprocess.run(
-            argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         return str(error)
@@ -122,7 +131,7 @@ def _container_step(argv: list[str], timeout: float) -> str | None:
     return None
 
 
-def main(run_dir: str) -> int:
+def main(run_dir: "str") -> "int":
     with open(os.path.join(run_dir, "job.json")) as handle:
         job = json.load(handle)
     container = job.get("container") or {}
@@ -132,11 +141,19 @@ def main(run_dir: str) -> int:
         _container_step(container.get("remove") or [], CONTAINER_STEP_TIMEOUT_S)
 
 
-def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
+def _ended(run_dir: "str", status: "dict[str, Any]", **values: "Any") -> "int":
+    """Write the run's status (last, atomically: its presence means the run is over)."""
+    status.update(values)
+    status.setdefault("end", _now())
+    _write_json(os.path.join(run_dir, "status.json"), status)
+    return 0
+
+
+def _run(run_dir: "str", job: "dict[str, Any]", container: "dict[str, Any]") -> "int":
     cancelled = threading.Event()
 
-    def on_term(_signum: int, _frame: Any) -> None:
-        cancelled.set()  # the wait loop below stops the command
+    def on_term(_signum: "int", _frame: "Any") -> "None":
+        cancelled.set()  # the wait loop stops the command
 
     signal.signal(signal.SIGTERM, on_term)
     with open(os.path.join(run_dir, "starts"), "a") as starts:  # one line per runner started
@@ -147,12 +164,9 @@ def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
     if failed is not None:
         reason = f"the container of image {container.get('image')} could not be made: {failed}"
         _write_json(os.path.join(run_dir, "hwinfo.json"), {"errors": [reason]})
-        ended = {"start": _now(), "end": _now(), "exit_code": 125, "error": reason}
-        ended.update(usage=None, timed_out=False, cancelled=cancelled.is_set(), signal=None)
-        _write_json(os.path.join(run_dir, "status.json"), ended)
-        return 0
+        not_run = {"start": _now(), "exit_code": 125, "error": reason, "usage": None}
+        return _ended(run_dir, not_run, timed_out=False, cancelled=cancelled.is_set(), signal=None)
     _probe(run_dir, container.get("probe"))
-
     script = job.get("script")
     script_sha256 = None
     if script:
@@ -160,12 +174,18 @@ def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
             script_sha256 = hashlib.sha256(source.read()).hexdigest()
     status: dict[str, Any] = {"script_sha256": script_sha256, "start": _now()}
     if cancelled.is_set():
-        status.update(end=_now(), exit_code=None, usage=None, timed_out=False, cancelled=True)
-        _write_json(os.path.join(run_dir, "status.json"), status)
-        return 0
+        return _ended(run_dir, status, exit_code=None, usage=None, timed_out=False, cancelled=True)
+    return _command(run_dir, job, status, cancelled)
+
+
+def _command(
+    run_dir: "str", job: "dict[str, Any]", status: "dict[str, Any]", cancelled: "threading.Event"
+) -> "int":
+    """Run the command with its output copied and capped; stop it at its timeout or when
+    cancelled (SIGTERM to its process group, SIGKILL after a grace)."""
     cap = int(job.get("log_cap", 8 * 1024 * 1024))
     lock = threading.Lock()
-    # Nested, not parenthesised, context managers: this file must run on Python 3.8.
+    # Nested, not parenthesised, context managers: this file must run on Python 3.6.
     with contextlib.ExitStack() as files:
         out, err, log = (
             files.enter_context(open(os.path.join(run_dir, name), "wb"))
@@ -182,37 +202,21 @@ def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
                 start_new_session=True,
             )
         except OSError as error:
-            status.update(
-                end=_now(),
+            return _ended(
+                run_dir,
+                status,
                 exit_code=127,
                 error=f"could not start: {error}",
                 usage=None,
                 timed_out=False,
                 cancelled=cancelled.is_set(),
             )
-            _write_json(os.path.join(run_dir, "status.json"), status)
-            return 0
         assert child.stdout is not None and child.stderr is not None
         copies = [
             _Capped(child.stdout, out, log, lock, cap),
             _Capped(child.stderr, err, log, lock, cap),
         ]
-        deadline = time.monotonic() + float(job.get("timeout", 3600))
-        timed_out = False
-        term_sent_at: float | None = None
-        while True:
-            pid, wait_status, rusage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            now = time.monotonic()
-            timed_out = timed_out or now > deadline
-            if (timed_out or cancelled.is_set()) and term_sent_at is None:
-                term_sent_at = now
-                _signal_group(child.pid, signal.SIGTERM)
-            if term_sent_at is not None and now - term_sent_at > KILL_GRACE_S:
-                _signal_group(child.pid, signal.SIGKILL)
-            time.sleep(0.05)
-        child.returncode = 0  # reaped by wait4 above; keeps Popen from waiting again
+        wait_status, rusage, timed_out = _wait(child, float(job.get("timeout", 3600)), cancelled)
         for copy in copies:
             copy.thread.join(timeout=5)
     if os.WIFSIGNALED(wait_status):
@@ -220,8 +224,9 @@ def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
         status.update(exit_code=128 + number, signal=signal.Signals(number).name)
     else:
         status.update(exit_code=os.WEXITSTATUS(wait_status), signal=None)
-    status.update(
-        end=_now(),
+    return _ended(
+        run_dir,
+        status,
         usage=_usage(rusage),
         timed_out=timed_out,
         cancelled=cancelled.is_set(),
@@ -230,8 +235,29 @@ def _run(run_dir: str, job: dict[str, Any], container: dict[str, Any]) -> int:
         stderr_bytes=copies[1].kept,
         stderr_dropped=copies[1].dropped,
     )
-    _write_json(os.path.join(run_dir, "status.json"), status)
-    return 0
+
+
+def _wait(
+    child: "subprocess.Popen[bytes]", timeout: "float", cancelled: "threading.Event"
+) -> "tuple[int, Any, bool]":
+    """Reap the command: its wait status, its rusage, and whether it ran out of time."""
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    term_sent_at: float | None = None
+    while True:
+        pid, wait_status, rusage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        now = time.monotonic()
+        timed_out = timed_out or now > deadline
+        if (timed_out or cancelled.is_set()) and term_sent_at is None:
+            term_sent_at = now
+            _signal_group(child.pid, signal.SIGTERM)
+        if term_sent_at is not None and now - term_sent_at > KILL_GRACE_S:
+            _signal_group(child.pid, signal.SIGKILL)
+        time.sleep(0.05)
+    child.returncode = 0  # reaped by wait4 above; keeps Popen from waiting again
+    return wait_status, rusage, timed_out
 
 
 if __name__ == "__main__":

@@ -1,0 +1,126 @@
+"""The code that runs on nodes (the probe, the runner, the pod's entry script) runs on every
+Python from 3.6 on, standard library only: clusters keep RHEL 8 and Ubuntu 20.04 for years.
+
+Each interpreter that pyenv keeps under ~/.pyenv/versions (3.6 to 3.13 on Tessera's machines)
+runs the real files; one that is not installed is skipped, and at least one old one must be.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PYENV = Path.home() / ".pyenv" / "versions"
+VERSIONS = ("3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+NODE_FILES = (
+    ROOT / "shared" / "hwinfo.py",
+    ROOT / "shared" / "runner.py",
+    ROOT / "shared" / "testbeds" / "kubernetes" / "entry.py",
+)
+
+
+def _interpreter(version: str) -> Path | None:
+    found = sorted(PYENV.glob(f"{version}.*/bin/python{version}")) if PYENV.is_dir() else []
+    return found[-1] if found else None
+
+
+@pytest.fixture(params=VERSIONS)
+def python(request: pytest.FixtureRequest) -> Path:
+    found = _interpreter(request.param)
+    if found is None:
+        pytest.skip(f"python {request.param} is not installed here")
+    return found
+
+
+def test_an_old_python_is_there_to_test_with() -> None:
+    if not PYENV.is_dir():
+        pytest.skip("no pyenv on this machine")
+    assert _interpreter("3.6") or _interpreter("3.8"), "install an old Python with pyenv"
+
+
+def test_the_node_files_compile(python: Path) -> None:
+    for path in NODE_FILES:
+        check = "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')"
+        done = subprocess.run(
+            [str(python), "-c", check, str(path)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, f"{path.name} on {python.name}: {done.stderr}"
+
+
+def test_the_probe_runs(python: Path) -> None:
+    done = subprocess.run(
+        [str(python), "-I", str(ROOT / "shared" / "hwinfo.py")],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    data = json.loads(done.stdout)
+    assert data["cpu"]["arch"] and data["memory"]["total_bytes"] > 0
+    assert data["python"]["version"].startswith(python.name.removeprefix("python"))
+
+
+def test_the_runner_runs_a_job(python: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    (folder / "work").mkdir(parents=True)
+    for name in ("runner.py", "hwinfo.py"):
+        shutil.copy(ROOT / "shared" / name, folder / name)
+    (folder / "script").write_text("#!/bin/sh\necho out; echo err >&2; exit 3\n")
+    (folder / "script").chmod(0o755)
+    job = {
+        "argv": [str(folder / "script")],
+        "env": {"PATH": "/usr/bin:/bin"},
+        "timeout": 60,
+        "log_cap": 1024,
+        "script": "script",
+    }
+    (folder / "job.json").write_text(json.dumps(job))
+    done = subprocess.run(
+        [str(python), "-I", str(folder / "runner.py"), str(folder)],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    status = json.loads((folder / "status.json").read_text())
+    assert status["exit_code"] == 3 and status["script_sha256"] and status["end"].endswith("Z")
+    assert (folder / "stdout").read_bytes() == b"out\n" and (
+        folder / "stderr"
+    ).read_bytes() == b"err\n"
+    assert json.loads((folder / "hwinfo.json").read_text())["cpu"]["arch"]
+
+
+def test_the_pod_entry_probes_and_runs(python: Path, tmp_path: Path) -> None:
+    files = tmp_path / "files"  # the ConfigMap's volume
+    files.mkdir()
+    shutil.copy(ROOT / "shared" / "hwinfo.py", files / "hwinfo.py")
+    shutil.copy(ROOT / "shared" / "testbeds" / "kubernetes" / "entry.py", files / "kube_entry.py")
+    out = tmp_path / "hwinfo.json"
+    probed = subprocess.run(
+        [str(python), "-I", str(files / "kube_entry.py"), "probe", str(out)],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert probed.returncode == 0, probed.stderr.decode()
+    assert json.loads(out.read_text())["cpu"]["arch"]
+    (files / "script").write_text("#!/bin/sh\ncat in.txt; echo err >&2; exit 5\n")
+    (files / "f0").write_text("42\n")
+    job = {
+        "argv": [],
+        "script": "script",
+        "workdir": str(tmp_path / "run" / "work"),
+        "files": [["f0", "in.txt", False]],
+        "timeout": 60,
+    }
+    (files / "job.json").write_text(json.dumps(job))
+    termination = tmp_path / "termination-log"
+    ran = subprocess.run(
+        [str(python), "-I", str(files / "kube_entry.py"), "run", str(files / "job.json"),
+         str(termination)],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 5 and ran.stdout == b"42\n", ran.stderr.decode()
+    status = json.loads(termination.read_text())
+    assert status["exit_code"] == 5 and status["stderr_tail"] == "err\n"
+    assert status["script_sha256"] and status["end"].endswith("Z")
