@@ -21,6 +21,7 @@ run: install
 services:
 	@scripts/services.sh
 	@scripts/slurm.sh
+	@scripts/ssh-hosts.sh
 	@scripts/registry.sh
 	@scripts/base-image.sh
 

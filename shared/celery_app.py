@@ -28,12 +28,14 @@ def celery_app() -> Celery:
     return _app
 
 
-def send(name: str, *args: str) -> bool:
-    """Send a task by name; False when the broker could not take it (the reconciler re-sends)."""
+def send(name: str, *args: str, countdown: float | None = None) -> bool:
+    """Send a task by name (to run `countdown` seconds from now, when given); False when the
+    broker could not take it (the reconciler re-sends)."""
     try:
         celery_app().send_task(
             name,
             args=list(args),
+            countdown=countdown,
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.5},
         )

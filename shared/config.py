@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         False, description="Accept and pin a testbed's unknown SSH host key on first connect."
     )
     ssh_timeout_s: float = Field(30.0, description="Remote commands on testbeds give up after.")
+    place_retry_s: float = Field(
+        5.0, description="A run whose node cannot start it now is placed again after this."
+    )
 
     metrics_port: int | None = Field(
         None, description="Port of a worker's or beat's metrics exporter; none when unset."

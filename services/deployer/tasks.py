@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from services import worker
 from shared import placement, testbeds
-from shared.celery_app import celery_app
+from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, utcnow
 from shared.environment import python_requirements
 from shared.lifecycle import cas_run, refresh_parent
 from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec, Requests
-from shared.testbeds.base import Job, Tracked
+from shared.testbeds.base import Job, NoCapacity, Tracked
 
 log = logging.getLogger(__name__)
 app = celery_app()
@@ -167,6 +167,14 @@ def _record(run_id: uuid.UUID, chosen: Chosen, backend_ref: str) -> str:
         return "unwanted"
 
 
+def _wait(run_id: uuid.UUID, reason: str) -> None:
+    """The run stays queued, saying why, and its placement is tried again shortly."""
+    with worker.transaction() as session:
+        waiting = cas_run(session, run_id, ["queued"], "queued", state_reason=reason[:500])
+    if waiting:
+        send("deployer.place", str(run_id), countdown=get_settings().place_retry_s)
+
+
 @app.task(name="deployer.place")
 def place(run_id: str) -> None:
     """Idempotent: the run id is the placement's key on every backend, found and adopted."""
@@ -186,8 +194,12 @@ def place(run_id: str) -> None:
     except ValueError as error:
         _fail(key, str(error))
         return
-    with worker.reaching(chosen.testbed):
-        backend_ref = connector.place(chosen.testbed, node, key, plan.job, chosen.inventory)
+    try:
+        with worker.reaching(chosen.testbed):
+            backend_ref = connector.place(chosen.testbed, node, key, plan.job, chosen.inventory)
+    except NoCapacity as error:  # the node cannot start it now: it stays queued, tried again
+        _wait(key, f"{chosen.testbed.name}/{node}: {error}")
+        return
     outcome = _record(key, chosen, backend_ref)
     if outcome == "unwanted":  # cancelled while being placed: stop what was started
         with worker.reaching(chosen.testbed):

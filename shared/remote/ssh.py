@@ -9,6 +9,7 @@ the server's MaxSessions; every call has a timeout; a failed connect backs off b
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import threading
 import time
@@ -60,6 +61,22 @@ class Result:
             detail = self.stderr.decode(errors="replace").strip()[-500:]
             raise SshError(f"{what} exited {self.returncode}: {detail}")
         return self
+
+
+KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-", "sk-ssh-ed25519", "sk-ecdsa-sha2-")
+
+
+def host_key_line(value: str) -> str:
+    """`type base64` of a public host key written as in known_hosts or a .pub file (the
+    host pattern and the comment dropped); ValueError when it is not one."""
+    words = value.strip().split()
+    if words and not words[0].startswith(KEY_TYPES):
+        words = words[1:]  # a known_hosts line: the host pattern comes first
+    if len(words) < 2 or not words[0].startswith(KEY_TYPES):
+        raise ValueError("not an OpenSSH public key line (`ssh-ed25519 AAAA...`)")
+    if not re.fullmatch(r"[A-Za-z0-9+/=]{20,}", words[1]):
+        raise ValueError("the key's base64 body is malformed")
+    return f"{words[0]} {words[1]}"
 
 
 def public_key_of(line: str) -> asyncssh.SSHKey:

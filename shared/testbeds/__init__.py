@@ -9,7 +9,7 @@ from shared import metrics
 from shared.config import get_settings
 from shared.testbeds.base import Connector
 
-KINDS = ("local", "slurm", "kubernetes")
+KINDS = ("local", "slurm", "kubernetes", "ssh")
 
 _connectors: dict[tuple[int, str], Connector] = {}
 _lock = threading.Lock()
@@ -37,4 +37,8 @@ def _make(kind: str) -> Connector:
         from shared.testbeds.kubernetes.connector import KubernetesConnector
 
         return KubernetesConnector()
+    if kind == "ssh":
+        from shared.testbeds.ssh.connector import SshConnector
+
+        return SshConnector()
     raise ValueError(f"no connector for testbed kind {kind!r}")

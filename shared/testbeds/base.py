@@ -70,6 +70,11 @@ class Unreachable(Exception):
     """
 
 
+class NoCapacity(Exception):
+    """The node cannot start the run now (what it asks is held by other runs): the run stays
+    queued and its placement is tried again."""
+
+
 @dataclass(frozen=True)
 class NodeReport:
     """One node as a refresh found it: what its inventory row should hold."""

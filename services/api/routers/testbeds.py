@@ -36,6 +36,7 @@ from shared.db.models import Node, Run, Testbed
 from shared.states import RUN_TERMINAL
 from shared.testbeds.kubernetes.config import KubernetesConfig
 from shared.testbeds.slurm.config import SlurmConfig
+from shared.testbeds.ssh.config import SshConfig
 
 ADMIN_ERRORS = responses(Unauthorized, Forbidden)
 router = APIRouter(
@@ -43,8 +44,8 @@ router = APIRouter(
     tags=["testbeds"],
     responses={**ADMIN_ERRORS, **responses(Unprocessable, Unavailable)},
 )
-SUPPORTED_KINDS = ("local", "slurm", "kubernetes")
-PLANNED_KINDS = ("ssh", "ec2")
+SUPPORTED_KINDS = ("local", "slurm", "kubernetes", "ssh")
+PLANNED_KINDS = ("ec2",)
 
 
 def _invalid(error: ValidationError) -> Unprocessable:
@@ -77,10 +78,39 @@ def _checked_kubernetes(body: TestbedCreate) -> dict[str, Any]:
     return config.model_dump(mode="json", exclude_none=True)
 
 
+def _private_key(body: TestbedCreate) -> None:
+    if not body.credentials:
+        raise Unprocessable.on("credentials", "required: the SSH private key (OpenSSH or PEM)")
+    try:
+        asyncssh.import_private_key(body.credentials)
+    except (asyncssh.KeyImportError, ValueError):
+        raise Unprocessable.on(
+            "credentials", "not an unencrypted SSH private key (OpenSSH or PEM)"
+        ) from None
+
+
+def _checked_ssh(body: TestbedCreate) -> dict[str, Any]:
+    """An ssh testbed: its hosts, each with its host key pinned, and the private key."""
+    try:
+        config = SshConfig.model_validate(body.config)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    for index, host in enumerate(config.hosts):
+        if host.host_key is None:
+            raise Unprocessable.on(
+                f"config.hosts.{index}.host_key",
+                f"required: the public host key of {host.host} (ssh-keyscan, then check it)",
+            )
+    _private_key(body)
+    return config.model_dump(exclude_none=True)
+
+
 def _checked_config(body: TestbedCreate) -> dict[str, Any]:
     """The kind's config, validated (422 naming the field); `local` takes any config as is."""
     if body.kind == "kubernetes":
         return _checked_kubernetes(body)
+    if body.kind == "ssh":
+        return _checked_ssh(body)
     if body.kind != "slurm":
         return body.config
     try:
@@ -93,14 +123,7 @@ def _checked_config(body: TestbedCreate) -> dict[str, Any]:
             "required: the login node's public host key (trust on first use is off; "
             "TESSERA_SSH_TRUST_ON_FIRST_USE turns it on)",
         )
-    if not body.credentials:
-        raise Unprocessable.on("credentials", "required: the SSH private key (OpenSSH or PEM)")
-    try:
-        asyncssh.import_private_key(body.credentials)
-    except (asyncssh.KeyImportError, ValueError):
-        raise Unprocessable.on(
-            "credentials", "not an unencrypted SSH private key (OpenSSH or PEM)"
-        ) from None
+    _private_key(body)
     return config.model_dump(exclude_none=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 from shared.config import Settings
@@ -15,7 +15,7 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def container_plan(
-    folder: Path, image: str, env: dict[str, str], runtime: str, settings: Settings
+    folder: PurePath, image: str, env: dict[str, str], runtime: str, settings: Settings
 ) -> dict[str, list[str]]:
     """The runner's commands for a run inside `image`: create, the prefix that runs a
     command in it (probe and script alike), remove. Values travel as argv, never a shell."""
@@ -44,7 +44,7 @@ def _script_argv(script: tuple[str, bytes] | None, where: str) -> list[str] | No
     return [f"{where}/{name}"] if content.startswith(b"#!") else ["/bin/sh", f"{where}/{name}"]
 
 
-def host_job(folder: Path, job: Job) -> dict[str, Any]:
+def host_job(folder: PurePath, job: Job) -> dict[str, Any]:
     """job.json of a run on this machine's own OS (in a venv when the build made one)."""
     env = dict(job.env)
     if job.venv:
@@ -63,7 +63,7 @@ def host_job(folder: Path, job: Job) -> dict[str, Any]:
 
 
 def image_job(
-    folder: Path, job: Job, runtime: str, host_path: str, settings: Settings
+    folder: PurePath, job: Job, runtime: str, host_path: str, settings: Settings
 ) -> dict[str, Any]:
     """job.json of a run inside `job.image`: the probe and the command run in the image, the
     run's folder mounted in it."""

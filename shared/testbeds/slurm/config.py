@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.remote.ssh import host_key_line
+
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+\-]{1,128}$")
 
 
-_NAME = r"^[A-Za-z0-9_.+\-]{1,128}$"
-_HOST = r"^[A-Za-z0-9]([A-Za-z0-9.\-:]{0,252})$"
-_USER = r"^[a-z_][a-z0-9_.\-]{0,31}$"
-_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-", "sk-ssh-ed25519", "sk-ecdsa-sha2-")
+NAME = r"^[A-Za-z0-9_.+\-]{1,128}$"
+HOST = r"^[A-Za-z0-9]([A-Za-z0-9.\-:]{0,252})$"
+USER = r"^[a-z_][a-z0-9_.\-]{0,31}$"
 
 
 class SlurmConfig(BaseModel):
@@ -21,17 +22,17 @@ class SlurmConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = Field(pattern=_HOST, description="The login node's address.")
+    host: str = Field(pattern=HOST, description="The login node's address.")
     port: int = Field(22, ge=1, le=65535)
-    user: str = Field(pattern=_USER, description="The account runs are submitted as.")
+    user: str = Field(pattern=USER, description="The account runs are submitted as.")
     host_key: str | None = Field(
         None,
         description="The login node's public host key (`ssh-ed25519 AAAA...`, as in "
         "known_hosts). Required unless TESSERA_SSH_TRUST_ON_FIRST_USE is on.",
     )
-    partition: str | None = Field(None, pattern=_NAME, description="Default partition.")
-    account: str | None = Field(None, pattern=_NAME)
-    qos: str | None = Field(None, pattern=_NAME)
+    partition: str | None = Field(None, pattern=NAME, description="Default partition.")
+    account: str | None = Field(None, pattern=NAME)
+    qos: str | None = Field(None, pattern=NAME)
     gres_types: dict[str, str] = Field(
         default_factory=dict,
         description='Accelerator model -> the cluster\'s gres type, e.g. {"H100": "h100"}.',
@@ -51,16 +52,7 @@ class SlurmConfig(BaseModel):
     @field_validator("host_key")
     @classmethod
     def _host_key(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        words = value.strip().split()
-        if words and not words[0].startswith(_KEY_TYPES):
-            words = words[1:]  # a known_hosts line: the host pattern comes first
-        if len(words) < 2 or not words[0].startswith(_KEY_TYPES):
-            raise ValueError("not an OpenSSH public key line (`ssh-ed25519 AAAA...`)")
-        if not re.fullmatch(r"[A-Za-z0-9+/=]{20,}", words[1]):
-            raise ValueError("the key's base64 body is malformed")
-        return f"{words[0]} {words[1]}"
+        return None if value is None else host_key_line(value)
 
     @field_validator("gres_types")
     @classmethod

@@ -21,6 +21,7 @@ NODE_FILES = (
     ROOT / "shared" / "hwinfo.py",
     ROOT / "shared" / "runner.py",
     ROOT / "shared" / "testbeds" / "kubernetes" / "entry.py",
+    ROOT / "shared" / "testbeds" / "ssh" / "host.py",
 )
 
 
