@@ -54,6 +54,7 @@ bench: install services
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/slurm.py
 	$(BIN)/python bench/kubernetes.py
+	$(BIN)/python bench/ssh.py
 
 # openapi.json is exported from the app; the client in clients/python is generated from it.
 openapi: install
