@@ -37,7 +37,7 @@ from shared.config import Settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed
 from shared.db.session import process_sessions
 from shared.hardware import AcceleratorSpec
-from shared.inventory import node_from_json
+from shared.inventory import held_by_others, node_from_json
 from shared.states import BUILD_STATES, RUN_STATES, RUN_TERMINAL
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,8 @@ class StateCollector:
             by_state[(node.testbed, node.state)] += 1
             usable = node.state == "online" and node.testbed_state == "online"
             info = node_from_json(node.name, node.testbed, node.inventory, usable)
-            left = placement.free_devices(info, held.get((node.testbed_id, node.name), ()))
+            wanted = held.get((node.testbed_id, node.name), ())
+            left = placement.free_devices(info, wanted, held_by_others(node.inventory))
             for device, unheld in zip(info.accelerators, left, strict=True):
                 key = (node.testbed, device.kind, device.vendor, device.model)
                 total[key] += device.count
@@ -386,7 +387,8 @@ class StateCollector:
         )
         free_metric = GaugeMetricFamily(
             "tessera_node_accelerators_free",
-            "Accelerators on online nodes that no placed or running run holds, by model.",
+            "Accelerators on online nodes that neither a placed or running run nor other work "
+            "(as the scheduler reports) holds, by model.",
             labels=labels,
         )
         for key in sorted(total):

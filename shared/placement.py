@@ -1,8 +1,10 @@
 """Placement: which nodes can take a run, which of them first, and what the active runs hold.
 
 One home for the meaning of "free": the deployer's ranking, the API's node list and the
-metrics' gauges all count devices with `held_devices`, and every device is tested against a
-request with `hardware.fits`, the same test `hardware.match` makes.
+metrics' gauges all count devices with `free_devices` (a node's devices less what Tessera's
+active runs hold, by `held_devices`, and what its scheduler reports held by other work), and
+every device is tested against a request with `hardware.fits`, the same test `hardware.match`
+makes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import load_only
 
 from shared import hardware
 from shared.db.models import Deployment, Inspection, Node, Run, Testbed
-from shared.inventory import node_from_json
+from shared.inventory import held_by_others, node_from_json
 from shared.schemas import DeploymentSpec, InspectionSpec
 
 # Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
@@ -40,6 +42,8 @@ class Candidate:
     kind: str
     node: hardware.NodeInfo
     runtimes: frozenset[str]
+    # Per accelerator entry: what the scheduler reports held by work that is not Tessera's.
+    others: tuple[int, ...] = ()
 
 
 def online_nodes() -> Select[Node, str, str]:
@@ -60,6 +64,7 @@ def candidate(node: Node, testbed: str, kind: str) -> Candidate:
         kind=kind,
         node=node_from_json(node.name, testbed, node.inventory, node.state == "online"),
         runtimes=frozenset(node.inventory.get("runtimes", ())),
+        others=held_by_others(node.inventory),
     )
 
 
@@ -187,13 +192,44 @@ def held_devices(
     return held
 
 
-def free_devices(node: hardware.NodeInfo, held: Iterable[hardware.AcceleratorSpec]) -> list[int]:
-    """Per accelerator entry of the node: the devices no active run holds."""
+def free_devices(
+    node: hardware.NodeInfo,
+    held: Iterable[hardware.AcceleratorSpec],
+    others: Sequence[int] = (),
+) -> list[int]:
+    """Per accelerator entry of the node: the devices neither Tessera's active runs hold nor
+    other work does (`others`, per entry: what the testbed's scheduler reports held by jobs or
+    pods that are not Tessera's, at its last look).
+
+    Tessera's own are counted from its rows, which are current, not from the scheduler's
+    count, which is as old as its last look and does not include Tessera's runs it has not
+    started yet.
+    """
     taken = held_devices(node, held)
-    return [max(0, a.count - taken.get(i, 0)) for i, a in enumerate(node.accelerators)]
+    return [
+        max(0, a.count - taken.get(i, 0) - (others[i] if i < len(others) else 0))
+        for i, a in enumerate(node.accelerators)
+    ]
 
 
 # ---- ranking ----------------------------------------------------------------------------------
+
+
+def _short_and_spare(
+    candidate: Candidate, wanted: Sequence[hardware.AcceleratorSpec], held: Held
+) -> tuple[int, int]:
+    """How many of the devices asked for the node lacks free now, and how many it has over."""
+    node = candidate.node
+    free = free_devices(node, held.get((candidate.testbed, node.name), ()), candidate.others)
+    short = 0
+    spare = 0
+    for spec in wanted:
+        # the entry this request would hold: the same one held_devices counts it on
+        index = _first_fit(node, spec)
+        available = 0 if index is None else free[index]
+        short += max(0, spec.count - available)
+        spare += available - spec.count
+    return short, spare
 
 
 def rank(
@@ -208,19 +244,35 @@ def rank(
     """
 
     def key(candidate: Candidate) -> tuple[int, int]:
-        node = candidate.node
-        total = sum(a.count for a in node.accelerators)
         if not wanted:
-            return (0, total)
-        free = free_devices(node, held.get((candidate.testbed, node.name), ()))
-        short = 0
-        spare = 0
-        for spec in wanted:
-            # the entry this request would hold: the same one held_devices counts it on
-            index = _first_fit(node, spec)
-            available = 0 if index is None else free[index]
-            short += max(0, spec.count - available)
-            spare += available - spec.count
+            return (0, sum(a.count for a in candidate.node.accelerators))
+        short, spare = _short_and_spare(candidate, wanted, held)
         return (short, -spare)
 
     return sorted(fits, key=key)
+
+
+def busy(
+    ranked: Sequence[Candidate], wanted: Sequence[hardware.AcceleratorSpec], held: Held
+) -> str | None:
+    """Why the run must wait, when no node that fits it has the devices it asks for free now
+    (held by Tessera's runs, or by other work as the scheduler reports); None when one has.
+
+    `ranked`: the fitting nodes as `rank` ordered them, so the first is the closest to free.
+    """
+    if not wanted or not ranked:
+        return None
+    best = ranked[0]
+    short, _ = _short_and_spare(best, wanted, held)
+    if short == 0:
+        return None
+    asked = sum(spec.count for spec in wanted)
+    where, have = f"{best.testbed}/{best.node.name}", asked - short
+    if len(ranked) == 1:
+        said = f"{where}, the one node that fits, has {have} of the {asked} asked free now"
+    else:
+        said = (
+            f"none of the {len(ranked)} nodes that fit has the {asked} asked free now"
+            f" (the most free, {where}, has {have})"
+        )
+    return f"waiting for free accelerators: {said}; placement is retried"

@@ -119,8 +119,16 @@ class Chosen:
     inventory: dict[str, Any]
 
 
-def _choose(session: Session, plan: Placement) -> Chosen | str:
-    """The best node that fits now (feasibility, then ranking); or why there is none."""
+@dataclass(frozen=True)
+class Waiting:
+    """Nodes fit the run, but none has the accelerators it asks for free now."""
+
+    reason: str
+
+
+def _choose(session: Session, plan: Placement) -> Chosen | Waiting | str:
+    """The best node that fits now (feasibility, then ranking); Waiting when every node that
+    fits has its devices held (by Tessera's runs or other work); or why no node ever fits."""
     found = placement.feasible(
         plan.job.hardware,
         _candidates(session),
@@ -130,10 +138,14 @@ def _choose(session: Session, plan: Placement) -> Chosen | str:
     )
     if isinstance(found, placement.Unmet):
         return found.reason
-    if len(found) > 1:
+    wanted = plan.job.hardware.accelerators
+    if wanted or len(found) > 1:
         nodes = [(c.testbed, c.node.name) for c in found]
         held = placement.held_by_node(session.execute(placement.active_requests(nodes)))
-        found = placement.rank(found, plan.job.hardware.accelerators, held)
+        found = placement.rank(found, wanted, held)
+        busy = placement.busy(found, wanted, held)
+        if busy is not None:
+            return Waiting(busy)
     best = found[0]
     testbed = session.get(Testbed, best.testbed_id)
     if testbed is None:
@@ -155,6 +167,7 @@ def _record(run_id: uuid.UUID, chosen: Chosen, backend_ref: str) -> str:
             ["queued"],
             "placed",
             backend_ref=backend_ref,
+            state_reason=None,  # the reason it waited, if it did
             testbed_id=chosen.candidate.testbed_id,
             node_name=chosen.candidate.node.name,
             placed_at=utcnow(),
@@ -187,6 +200,9 @@ def place(run_id: str) -> None:
         chosen = _choose(session, plan)
     if isinstance(chosen, str):
         _fail(key, f"no node can take it now: {chosen}")
+        return
+    if isinstance(chosen, Waiting):
+        _wait(key, chosen.reason)
         return
     node = chosen.candidate.node.name
     try:

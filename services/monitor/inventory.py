@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from services import worker
 from shared import testbeds
 from shared.db.models import Node, Testbed, utcnow
+from shared.inventory import with_held_by_others
 from shared.testbeds.base import Discovery, NodeReport
 from shared.testbeds.local import connector as local
 
@@ -35,6 +37,27 @@ def refresh_testbed(testbed_id: uuid.UUID) -> bool:
     found = testbeds.connector(testbed.kind).refresh(testbed, probed)
     with worker.transaction() as session:
         return store(session, testbed_id, found)
+
+
+def store_held_by_others(testbed_id: uuid.UUID, counts: Mapping[str, Sequence[int]]) -> int:
+    """Write what a monitor cycle's call read of a testbed's nodes (by name, per accelerator
+    entry: the devices other work holds) into their inventories, in a unit of work of its own;
+    only the rows whose counts changed. How many changed."""
+    if not counts:
+        return 0
+    changed = 0
+    with worker.transaction() as session:
+        rows = session.execute(
+            select(Node)
+            .where(Node.testbed_id == testbed_id, Node.name.in_(list(counts)))
+            .options(load_only(Node.id, Node.name, Node.inventory))
+        ).scalars()
+        for row in rows:
+            new = with_held_by_others(row.inventory, counts[row.name])
+            if new is not None:
+                row.inventory = new
+                changed += 1
+    return changed
 
 
 def register_local(name: str = local.DEFAULT_NAME) -> uuid.UUID:

@@ -21,7 +21,7 @@ from shared.config import get_settings
 from shared.db.models import Deployment, Inspection, Run, Testbed, utcnow
 from shared.lifecycle import cas_run, refresh_parent
 from shared.store import run_log_key, run_result_key
-from shared.testbeds.base import Connector, Observation, Tracked
+from shared.testbeds.base import Connector, Observation, Observations, Tracked
 
 log = logging.getLogger(__name__)
 app = celery_app()
@@ -122,6 +122,14 @@ def _follow(testbed: Testbed, run: Run, seen: Observation, connector: Connector)
             cas_run(session, run.id, ["placed"], "placed", state_reason=seen.reason)
 
 
+def _store_nodes(testbed: Testbed, seen: Observations) -> None:
+    """What the cycle's call read of the nodes (the devices other work holds), for placement."""
+    try:
+        inventory.store_held_by_others(testbed.id, seen.held_by_others)
+    except Exception:  # the runs are still followed; the next cycle writes them again
+        log.exception("storing the nodes of testbed %s failed", testbed.name)
+
+
 @app.task(name="monitor.poll", expires=30)
 def poll() -> int:
     """One pass over every placed or running run: one batched look per testbed."""
@@ -144,6 +152,8 @@ def poll() -> int:
         except Exception:  # one testbed failing must not stop the others being watched
             log.exception("polling testbed %s failed", testbed.name)
             continue
+        if isinstance(seen, Observations):
+            _store_nodes(testbed, seen)
         for run in runs:
             try:
                 if run.id in seen:

@@ -1,10 +1,12 @@
 """The hardware spec: what a run asks of a node, the one parser for it, and the match against nodes.
 
 `spec` holds the model and its canonical form, `parse` the parser, `matching` the match of a
-spec against nodes and `node` the node a hardware probe describes. Import the names from here.
+spec against nodes, `node` the node a hardware probe describes and `models` known models'
+memory. Import the names from here.
 """
 
 from shared.hardware.matching import first_unmet, fits, match, model_matches
+from shared.hardware.models import known_memory
 from shared.hardware.node import node_from_hwinfo
 from shared.hardware.parse import (
     parse_accelerator,
@@ -39,6 +41,7 @@ __all__ = [
     "first_unmet",
     "fits",
     "format_bytes",
+    "known_memory",
     "match",
     "model_matches",
     "node_from_hwinfo",

@@ -51,6 +51,21 @@ class Observation:
     reason: str | None = None  # e.g. the scheduler's pending reason
 
 
+class Observations(dict[uuid.UUID, Observation]):
+    """What `observe` may return instead of a plain dict: the observations by run id, and what
+    the same call read of the testbed's nodes: by node name, the devices its scheduler reports
+    held by work that is not Tessera's runs (per accelerator entry, in the order the node's
+    refresh reports them). The monitor writes these into the node rows."""
+
+    def __init__(
+        self,
+        seen: Mapping[uuid.UUID, Observation] | None = None,
+        held_by_others: Mapping[str, tuple[int, ...]] | None = None,
+    ) -> None:
+        super().__init__(seen or {})
+        self.held_by_others: dict[str, tuple[int, ...]] = dict(held_by_others or {})
+
+
 @dataclass(frozen=True)
 class Collected:
     """What a finished run left on its node."""
@@ -118,7 +133,8 @@ class Connector(Protocol):
         ...
 
     def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:
-        """Where each run is, in as few remote calls as the backend allows."""
+        """Where each run is, in as few remote calls as the backend allows (an `Observations`
+        when the same calls also tell what other work holds on the nodes)."""
         ...
 
     def live_log(self, testbed: Testbed, run: Tracked, known_size: int | None) -> bytes | None:

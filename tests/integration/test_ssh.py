@@ -174,3 +174,41 @@ def test_a_run_without_gpus_goes_to_either_host_and_can_be_cancelled(
     assert final["state"] == "cancelled", final
     result = client.get(f"/inspections/{inspection_id}/runs/0/result").json()
     assert result["cancelled"] is True and result["node"] in ("tessera-h1", "tessera-h2")
+
+
+def test_a_lost_host_is_offline_and_the_other_keeps_working(
+    stack: Stack, admin: httpx.Client, client: httpx.Client, testbed: Any
+) -> None:
+    script = str(ROOT / "scripts" / "ssh-hosts.sh")
+
+    def node_states() -> dict[str, tuple[str, str | None]]:
+        items = admin.get("/nodes", params={"testbed": NAME}).raise_for_status().json()["items"]
+        return {n["name"]: (n["state"], n.get("state_reason")) for n in items}
+
+    subprocess.run([script, "down", "tessera-h2"], check=True, capture_output=True)
+    try:
+        assert admin.post(f"/testbeds/{testbed['id']}/refresh").status_code == 202
+        deadline = time.monotonic() + 60
+        while node_states()["tessera-h2"][0] != "offline":
+            assert time.monotonic() < deadline, node_states()
+            time.sleep(0.5)
+        states = node_states()
+        assert states["tessera-h1"][0] == "online"
+        assert (states["tessera-h2"][1] or "").startswith("unreachable: "), states
+        response = client.post(
+            "/inspections",
+            json={"base": "host", "script": "hostname", "testbed": NAME,
+                  "run": {"requests": {"cpu": 1}}},
+        )  # fmt: skip
+        assert response.status_code == 202, response.text
+        final = stack.wait(client, f"/inspections/{response.json()['inspection_id']}", timeout=90)
+        assert final["state"] == "succeeded", final
+        run = client.get(f"/inspections/{response.json()['inspection_id']}/runs").json()
+        assert run["items"][0]["node_name"] == "tessera-h1"
+    finally:
+        subprocess.run([script, "up", "tessera-h2"], check=True, capture_output=True)
+    assert admin.post(f"/testbeds/{testbed['id']}/refresh").status_code == 202
+    deadline = time.monotonic() + 60
+    while node_states()["tessera-h2"][0] != "online":
+        assert time.monotonic() < deadline, node_states()
+        time.sleep(0.5)

@@ -37,10 +37,11 @@ async def _held(session: AsyncSession) -> dict[tuple[str, str], list[hardware.Ac
 def free_counts(
     node_inventory: dict[str, Any], wanted: list[hardware.AcceleratorSpec], usable: bool
 ) -> list[int]:
-    """Per accelerator entry of the node: how many no active run holds (the metrics' meaning,
-    `placement.free_devices`); none on a node that cannot take runs."""
+    """Per accelerator entry of the node: how many neither an active run holds nor, as the
+    testbed's scheduler reports, other work (the metrics' meaning, `placement.free_devices`);
+    none on a node that cannot take runs."""
     node = inventory.node_from_json("", "", node_inventory, True)
-    free = placement.free_devices(node, wanted)
+    free = placement.free_devices(node, wanted, inventory.held_by_others(node_inventory))
     return free if usable else [0] * len(free)
 
 

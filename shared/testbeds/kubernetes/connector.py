@@ -127,7 +127,9 @@ class KubernetesConnector:
             log.warning("testbed %s offline: %s", testbed.name, reason)
             return Discovery(offline=reason)
         config = kube.config
-        in_use = knodes.gpus_in_use(pods.get("items") or [], config.gpu_resources)
+        items = pods.get("items") or []
+        in_use = knodes.gpus_in_use(items, config.gpu_resources)
+        others = knodes.gpus_in_use(items, config.gpu_resources, but=knodes.tessera_pod)
         reports: dict[str, NodeReport] = {}
         for item in listed.get("items") or []:
             found = knodes.read_node(item, config, testbed.name)
@@ -140,7 +142,7 @@ class KubernetesConnector:
                 state_reason=found.reason,
                 info=found.info,
                 inventory=knodes.inventory_of(
-                    found, in_use.get(name, 0), config.host_image is not None
+                    found, in_use.get(name, 0), config.host_image is not None, others.get(name, 0)
                 ),
             )
         return Discovery(tuple(reports.values()), missing="no longer in the cluster")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,6 +27,7 @@ INSTANCE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/insta
 NFD_CPUID = "feature.node.kubernetes.io/cpu-cpuid."
 NFD_VENDOR = "feature.node.kubernetes.io/cpu-model.vendor_id"
 GPU_MEMORY_LABELS = ("nvidia.com/gpu.memory",)  # MiB, from GPU feature discovery
+RUN_LABEL = "tessera.io/run-id"  # on the Jobs and pods of Tessera's runs (render.py)
 # NFD's cpuid names where they differ from /proc/cpuinfo's flags (what specs use).
 NFD_FLAG_NAMES = {
     "FMA3": "fma",
@@ -241,8 +242,13 @@ def read_node(node: Mapping[str, Any], config: KubernetesConfig, testbed: str) -
     )
 
 
-def gpus_in_use(pods: Iterable[Mapping[str, Any]], resources: Iterable[str]) -> dict[str, int]:
-    """GPUs requested by the pods bound to each node that have not ended, by node name.
+def gpus_in_use(
+    pods: Iterable[Mapping[str, Any]],
+    resources: Iterable[str],
+    but: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> dict[str, int]:
+    """GPUs requested by the pods bound to each node that have not ended, by node name (less
+    the pods `but` picks out).
 
     A pod's request is the larger of its containers' sum and its largest init container, as
     the scheduler counts it; limits stand in for requests where only limits are set.
@@ -252,7 +258,7 @@ def gpus_in_use(pods: Iterable[Mapping[str, Any]], resources: Iterable[str]) -> 
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
         phase = (pod.get("status") or {}).get("phase")
-        if not node or phase in ("Succeeded", "Failed"):
+        if not node or phase in ("Succeeded", "Failed") or (but is not None and but(pod)):
             continue
         spec = pod.get("spec") or {}
 
@@ -269,13 +275,34 @@ def gpus_in_use(pods: Iterable[Mapping[str, Any]], resources: Iterable[str]) -> 
     return used
 
 
-def inventory_of(found: KubeNode, in_use: int, host_image: bool) -> dict[str, Any]:
+def tessera_pod(pod: Mapping[str, Any]) -> bool:
+    """Whether the pod is one of Tessera's runs (its GPUs are counted from the run's row)."""
+    return RUN_LABEL in ((pod.get("metadata") or {}).get("labels") or {})
+
+
+def _spread(accelerators: Iterable[hardware.NodeAccelerator], held: int) -> list[int]:
+    """`held` GPUs over the node's GPU entries in order (one entry on nearly every node)."""
+    counts = []
+    for device in accelerators:
+        take = min(device.count, held) if device.kind == "gpu" else 0
+        counts.append(take)
+        held -= take
+    return counts
+
+
+def inventory_of(
+    found: KubeNode, in_use: int, host_image: bool, by_others: int = 0
+) -> dict[str, Any]:
     """The node row's inventory column: the shared shape plus a `kubernetes` section.
+    `in_use`: the GPUs of the pods bound to it; `by_others`: those of pods not Tessera's
+    (placement counts Tessera's own from its rows).
 
     Pods run images, so the runtimes are `kubernetes`; `native` joins it only when the testbed
     names a `host_image` for `base: host` runs.
     """
-    data = inventory.node_to_json(found.info, [RUNTIME, "native"] if host_image else [RUNTIME])
+    runtimes = [RUNTIME, "native"] if host_image else [RUNTIME]
+    others = _spread(found.info.accelerators, by_others)
+    data = inventory.node_to_json(found.info, runtimes, others)
     data["kubernetes"] = {
         "instance_type": found.instance_type,
         "gpu_label": found.gpu_label_value,
@@ -283,6 +310,7 @@ def inventory_of(found: KubeNode, in_use: int, host_image: bool) -> dict[str, An
         "gpus_allocatable": found.gpus_allocatable,
         "gpus_in_use": in_use,
         "gpus_free": max(0, found.gpus_allocatable - in_use),
+        "gpus_held_by_others": by_others,
         "taints": found.taints,
         "conditions": found.conditions,
         "capacity": found.capacity,

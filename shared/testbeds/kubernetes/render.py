@@ -33,7 +33,7 @@ from shared.testbeds.kubernetes.config import (
 )
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
-RUN_LABEL = "tessera.io/run-id"
+RUN_LABEL = nodes.RUN_LABEL
 TESTBED_LABEL = "tessera.io/testbed"
 NODE_ANNOTATION = "tessera.io/node"
 PROBE_CONTAINER = "hwinfo"

@@ -33,6 +33,7 @@ from shared.testbeds.base import (
     Job,
     NodeReport,
     Observation,
+    Observations,
     Tracked,
     Unreachable,
 )
@@ -229,7 +230,8 @@ class SlurmConnector:
         return ref
 
     def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:
-        """One remote command for all runs: squeue, sacct and a look at the run folders."""
+        """One remote command for all runs: squeue, sacct, a look at the run folders, and the
+        nodes (what other work holds on them, for placement)."""
         jobs = {r.run_id: r.backend_ref for r in runs if r.backend_ref and r.backend_ref.isdigit()}
         found: dict[uuid.UUID, Observation] = {
             r.run_id: Observation("ended", reason=r.backend_ref)
@@ -249,18 +251,14 @@ class SlurmConnector:
             return text
 
         text = self._guard(work)
-        queue_text, acct_text, files_text = (parse.sections(text) + ["", ""])[:3]
-        seen = parse.read_observation(
-            jobs,
-            parse.parse_squeue(queue_text),
-            parse.parse_sacct(acct_text),
-            files_text,
-        )
+        queue_text, acct_text, files_text, node_text = (parse.sections(text) + ["", "", ""])[:4]
+        queue = parse.parse_squeue(queue_text)
+        seen = parse.read_observation(jobs, queue, parse.parse_sacct(acct_text), files_text)
         with self._lock:
             for run_id, (observation, job, log_size) in seen.items():
                 self._seen[run_id] = (jobs[run_id], job, log_size)
                 found[run_id] = observation
-        return found
+        return Observations(found, nodes.usage(node_text, queue))
 
     def live_log(self, testbed: Testbed, run: Tracked, known_size: int | None) -> bytes | None:
         with self._lock:

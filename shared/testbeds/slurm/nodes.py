@@ -1,16 +1,25 @@
-"""Pure: SLURM's view of its nodes (scontrol show node, sinfo) and the probe's, as node reports."""
+"""Pure: SLURM's view of its nodes (scontrol show node -d, sinfo, squeue) and the probe's, as
+node reports; and the GPUs other work holds on each node."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shared import hardware, inventory
 from shared.testbeds.base import NodeReport
 from shared.testbeds.slurm.config import SlurmConfig
-from shared.testbeds.slurm.parse import NULL, integer, records, sections
+from shared.testbeds.slurm.parse import (
+    NULL,
+    RUNNING_STATES,
+    JobState,
+    integer,
+    parse_squeue,
+    records,
+    sections,
+)
 
 MiB = 1024 * 1024
 _GRES_RE = re.compile(
@@ -120,6 +129,7 @@ class SlurmNode:
     state: str
     reason: str | None
     partitions: tuple[str, ...]
+    gres_used: tuple[Gres, ...] | None = None  # what its jobs hold; None: not reported
 
     @property
     def online(self) -> bool:
@@ -133,7 +143,7 @@ def _words(value: str | None) -> tuple[str, ...]:
 
 
 def parse_nodes(text: str) -> list[SlurmNode]:
-    """`scontrol show node -o`: one node per line."""
+    """`scontrol show node -d -o` (or without -d): one node per line."""
     nodes = []
     for record in records(text):
         if "NodeName" not in record:
@@ -151,9 +161,104 @@ def parse_nodes(text: str) -> list[SlurmNode]:
                 state=record.get("State", "UNKNOWN"),
                 reason=None if reason in NULL else reason,
                 partitions=_words(record.get("Partitions")),
+                gres_used=gres_used(record),
             )
         )
     return nodes
+
+
+def gres_used(record: Mapping[str, str]) -> tuple[Gres, ...] | None:
+    """What the node's jobs hold, as SLURM allocated it: `GresUsed=gpu:h100:1(IDX:0)` (from
+    `scontrol show node -d`), else AllocTRES's `gres/gpu:h100=1` where CfgTRES tracks gres;
+    None when the record says neither."""
+    used = record.get("GresUsed")
+    if used is not None:
+        return tuple(gres_list(used.replace(":(null)", "")))
+    if "gres/" not in record.get("CfgTRES", ""):
+        return None
+    found = []
+    for item in record.get("AllocTRES", "").split(","):
+        key, _, value = item.partition("=")
+        if key.startswith("gres/") and value.isdigit():
+            name, _, kind = key[len("gres/") :].partition(":")
+            found.append(Gres(name, kind or None, int(value)))
+    return tuple(found)
+
+
+def _per_entry(entries: Sequence[Gres], held: Iterable[Gres]) -> list[int]:
+    """How many devices of each gpu entry of a node `held` takes: typed counts go to the
+    entries of their type, untyped ones (less what the typed ones already name, as AllocTRES
+    gives both) and those of a type no entry has to the entries in order; no entry gets more
+    than it has."""
+    gpus = [g for g in held if g.name == "gpu"]
+    by_type: dict[str, int] = {}
+    for g in gpus:
+        if g.type:
+            by_type[g.type.lower()] = by_type.get(g.type.lower(), 0) + g.count
+    untyped = sum(g.count for g in gpus if not g.type)
+    loose = max(0, untyped - sum(by_type.values())) if by_type else untyped
+    kinds = {(e.type or "").lower() for e in entries}
+    loose += sum(n for kind, n in by_type.items() if kind not in kinds)
+    counts = []
+    for entry in entries:
+        kind = (entry.type or "").lower()
+        if kind in by_type:
+            take = min(entry.count, by_type[kind])
+            by_type[kind] -= take
+        else:
+            take = min(entry.count, loose)
+            loose -= take
+        counts.append(take)
+    return counts
+
+
+TESSERA_JOB = re.compile(r"^tessera-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def tessera_gres(jobs: Iterable[JobState]) -> dict[str, list[Gres]]:
+    """What Tessera's own running jobs (named `tessera-<run id>`) hold, by node (squeue's %N
+    and %b: `gres:gpu:h100:1`, or `gres/gpu:1` in later versions)."""
+    held: dict[str, list[Gres]] = {}
+    for job in jobs:
+        if job.state not in RUNNING_STATES or not job.node or not job.gres:
+            continue
+        if not TESSERA_JOB.match(job.name or ""):
+            continue
+        for entry in _split_gres_entries(job.gres):
+            entry = entry.strip().removeprefix("gres:").removeprefix("gres/")
+            held.setdefault(job.node, []).extend(parse_gres(entry))
+    return held
+
+
+def _others(gres: Iterable[Gres], used: Iterable[Gres], tessera: Iterable[Gres]) -> tuple[int, ...]:
+    entries = [g for g in gres if g.name == "gpu"]
+    counts = zip(_per_entry(entries, used), _per_entry(entries, tessera), strict=True)
+    return tuple(max(0, u - o) for u, o in counts)
+
+
+def held_by_others(node: SlurmNode, tessera: Iterable[Gres] = ()) -> tuple[int, ...] | None:
+    """Per gpu entry of the node: the devices SLURM reports held by jobs that are not Tessera's
+    (other users', or the account's own outside Tessera); None when SLURM does not say."""
+    if node.gres_used is None:
+        return None
+    return _others(node.gres, node.gres_used, tessera)
+
+
+# What the monitor reads of each `scontrol show node -d -o` line (every field: 2.4x the time).
+_USAGE_FIELDS = re.compile(r"(?:^|\s)(NodeName|Gres|GresUsed|CfgTRES|AllocTRES)=(\S*)")
+
+
+def usage(node_text: str, queue: Mapping[str, JobState]) -> dict[str, tuple[int, ...]]:
+    """The monitor's view, from one `scontrol show node -d -o` and the account's squeue: per
+    node, the GPUs other work holds (per gpu entry, as the node's report lists them)."""
+    tessera = tessera_gres(queue.values())
+    found = {}
+    for line in node_text.splitlines():
+        record = dict(_USAGE_FIELDS.findall(line))
+        name, used = record.get("NodeName"), gres_used(record)
+        if name and used is not None:
+            found[name] = _others(gres_list(record.get("Gres", "")), used, tessera.get(name, ()))
+    return found
 
 
 @dataclass(frozen=True)
@@ -191,31 +296,57 @@ def parse_sinfo(text: str) -> list[SinfoRow]:
 
 @dataclass(frozen=True)
 class Listed:
-    """A node of the testbed as a refresh listed it: scontrol's record and sinfo's view."""
+    """A node of the testbed as a refresh listed it: scontrol's record, sinfo's view and what
+    Tessera's running jobs hold on it (squeue)."""
 
     node: SlurmNode
     partitions: list[str] | None
     sinfo_reason: str | None
+    tessera: tuple[Gres, ...] = ()
 
 
 def listed(text: str, config: SlurmConfig) -> list[Listed]:
-    """The nodes in a refresh's output (scontrol, then sinfo) that belong to the testbed's
-    partition."""
-    node_text, sinfo_text = (sections(text) + [""])[:2]
+    """The nodes in a refresh's output (scontrol, sinfo, then the account's squeue) that belong
+    to the testbed's partition."""
+    node_text, sinfo_text, queue_text = (sections(text) + ["", ""])[:3]
     partitions: dict[str, list[str]] = {}
     reasons: dict[str, str] = {}
     for row in parse_sinfo(sinfo_text):
         partitions.setdefault(row.node, []).append(row.partition)
         if row.reason:
             reasons[row.node] = row.reason
+    tessera = tessera_gres(parse_squeue(queue_text).values())
     found = []
     for node in parse_nodes(node_text):
         if config.partition and config.partition not in (
             partitions.get(node.name) or node.partitions
         ):
             continue
-        found.append(Listed(node, partitions.get(node.name), reasons.get(node.name)))
+        held = tuple(tessera.get(node.name, ()))
+        found.append(Listed(node, partitions.get(node.name), reasons.get(node.name), held))
     return found
+
+
+def gpu_memory(
+    model: str, gres_type: str | None, seen: hardware.NodeInfo | None, only: bool
+) -> tuple[int | None, str | None]:
+    """A gpu entry's memory and where it comes from: "probe", the GPUs of that model the
+    probe saw (any it saw, when the entry is the node's only one and they are of one model);
+    else "table", the known size of the model, gres type or model the probe names
+    (`hardware.known_memory`); else (None, None)."""
+    probed = [a for a in seen.accelerators if a.kind == "gpu"] if seen else []
+    names = [model] + ([gres_type.replace("_", " ")] if gres_type else [])
+    same = [a for a in probed if any(hardware.model_matches(n, a.model) for n in names)]
+    if not same and only and len({a.model for a in probed}) == 1:
+        same = probed
+    sizes = [a.memory_bytes for a in same if a.memory_bytes]
+    if sizes:
+        return min(sizes), "probe"
+    for name in [*names, *(a.model for a in same)]:
+        size = hardware.known_memory(name)
+        if size is not None:
+            return size, "table"
+    return None, None
 
 
 def node_report(
@@ -225,17 +356,15 @@ def node_report(
     found = listed.node
     seen = hardware.node_from_hwinfo(probed, name=found.name, testbed=testbed) if probed else None
     models = {gres.lower(): model for model, gres in config.gres_types.items()}
-    accelerators = tuple(
-        hardware.NodeAccelerator(
-            kind="gpu",
-            vendor=config.gres_vendor,
-            model=models.get((g.type or "").lower(), g.type or "gpu"),
-            memory_bytes=None,
-            count=g.count,
+    gpus = [g for g in found.gres if g.name == "gpu"]
+    accelerators, sources = [], []
+    for g in gpus:
+        model = models.get((g.type or "").lower(), g.type or "gpu")
+        memory, source = gpu_memory(model, g.type, seen, len(gpus) == 1)
+        accelerators.append(
+            hardware.NodeAccelerator("gpu", config.gres_vendor, model, memory, g.count)
         )
-        for g in found.gres
-        if g.name == "gpu"
-    )
+        sources.append(source)
     info = hardware.NodeInfo(
         name=found.name,
         testbed=testbed,
@@ -245,10 +374,13 @@ def node_report(
         cpu_flags=seen.cpu_flags if seen else frozenset(),
         cores=found.cpus,
         memory_bytes=found.memory_bytes,
-        accelerators=accelerators,
+        accelerators=tuple(accelerators),
         features=frozenset(found.features),
     )
-    data = inventory.node_to_json(info, (probed or {}).get("runtimes") or ["native"])
+    runtimes = (probed or {}).get("runtimes") or ["native"]
+    data = inventory.node_to_json(info, runtimes, held_by_others(found, listed.tessera))
+    for entry, source in zip(data["accelerators"], sources, strict=True):
+        entry["memory_source"] = source
     data["slurm"] = {
         "state": found.state,
         "partitions": listed.partitions or list(found.partitions),

@@ -67,25 +67,30 @@ class JobState:
     start: str | None = None
     exit_code: str | None = None
     name: str | None = None
+    node: str | None = None  # where it runs (Tessera's jobs take one node)
+    gres: str | None = None  # what it asks per node: `gres:gpu:h100:1` (squeue's %b)
 
 
-SQUEUE_FORMAT = "%i|%T|%r|%S|%j"
+SQUEUE_FORMAT = "%i|%T|%r|%S|%j|%N|%b"
 
 
 def parse_squeue(text: str) -> dict[str, JobState]:
-    """`squeue -h -t all -o '%i|%T|%r|%S|%j'` by job id."""
+    """`squeue -h -t all -o '%i|%T|%r|%S|%j|%N|%b'` by job id (the last two may be absent)."""
     jobs = {}
     for line in text.splitlines():
         parts = line.strip().split("|")
         if len(parts) < 5 or not parts[0]:
             continue
         reason, start = parts[2], parts[3]
+        node, gres = (parts[5:7] + ["", ""])[:2]
         jobs[parts[0]] = JobState(
             job_id=parts[0],
             state=parts[1].upper(),
             reason=None if reason in NULL else reason,
             start=None if start in NULL else start,
             name=parts[4],
+            node=None if node in NULL else node,
+            gres=None if gres in NULL else gres,
         )
     return jobs
 

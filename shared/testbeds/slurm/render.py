@@ -315,7 +315,8 @@ def place_command(run_id: uuid.UUID, cluster: Cluster, sbatch_script: str) -> st
 
 def observe_command(base: str, jobs: Mapping[uuid.UUID, str], accounting: str) -> str:
     """One squeue (the account's jobs); one sacct for the jobs squeue no longer lists (ended
-    more than MinJobAge ago), skipped when there are none; then which folders hold status.json."""
+    more than MinJobAge ago), skipped when there are none; which folders hold status.json;
+    then the nodes as the scheduler allocated them (`scontrol show node -d`: GresUsed)."""
     ids = sorted({j for j in jobs.values() if j})
     runs = " ".join(str(run_id) for run_id in jobs)
     sacct = "sacct -c" if accounting == "jobcomp" else "sacct -X"
@@ -334,12 +335,16 @@ def observe_command(base: str, jobs: Mapping[uuid.UUID, str], accounting: str) -
         f"echo {SECTION}; "
         f"cd {shlex.quote(base)}/runs 2>/dev/null && {{ "
         f'for d in {runs}; do [ -e "$d/status.json" ] && echo "E $d"; done; '
-        f"stat -c '%s %n' -- " + " ".join(f"{r}/log" for r in jobs) + " 2>/dev/null; }; true"
+        f"stat -c '%s %n' -- " + " ".join(f"{r}/log" for r in jobs) + " 2>/dev/null; }; "
+        f"echo {SECTION}; scontrol show node -d -o 2>/dev/null; true"
     )
 
 
 def discover_command() -> str:
-    """One command for a refresh: every node as scontrol sees it, then sinfo's view."""
+    """One command for a refresh: every node as scontrol sees it (with -d, what its jobs
+    hold), sinfo's view, then the account's jobs (what Tessera's own hold)."""
     return (
-        f"scontrol show node -o; echo {SECTION}; sinfo -h -N -o {shlex.quote(nodes.SINFO_FORMAT)}"
+        f"scontrol show node -d -o && echo {SECTION} && "
+        f"sinfo -h -N -o {shlex.quote(nodes.SINFO_FORMAT)} && echo {SECTION} && "
+        f"{{ squeue -h --me -o {shlex.quote(parse.SQUEUE_FORMAT)} 2>/dev/null; true; }}"
     )

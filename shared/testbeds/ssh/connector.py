@@ -161,7 +161,8 @@ class SshConnector:
             runtimes = parse.runtimes(listed.check("host.py runtimes").stdout.decode())
         except (ssh.SshError, Unreachable) as error:
             log.warning("host %s of testbed %s offline: %s", host.node, testbed.name, error)
-            return nodes.offline_report(host.node, testbed.name, probed.get(host.node), str(error))
+            reason = f"unreachable: {error}"
+            return nodes.offline_report(host.node, testbed.name, probed.get(host.node), reason)
         return nodes.node_report(host.node, testbed.name, data, runtimes)
 
     # ---- runs -------------------------------------------------------------------------------

@@ -115,3 +115,53 @@ def test_the_memory_asked_decides_which_device_a_run_holds() -> None:
     ranked = placement.rank([_candidate(mixed), _candidate(other)], [big], held)
     assert [c.node.name for c in ranked] == ["other", "mixed"]
     assert placement.free_devices(mixed, [big, big]) == [1, 0]
+
+
+# ---- what other work holds (the testbed's scheduler) ------------------------------------------
+
+
+def _shared(name: str, others: int, gpus: int = 2) -> placement.Candidate:
+    """A node of a shared cluster where other users' jobs hold `others` of its H100s."""
+    node = _node(name, gpus)
+    return placement.Candidate(
+        TESTBED, "cluster", "slurm", node.node, frozenset({"native"}), (others,)
+    )
+
+
+def test_devices_other_work_holds_are_not_free() -> None:
+    """Tessera's own runs count from its rows, other work from the scheduler: both hold."""
+    node = _node("vm", 2).node
+    one = list(hardware.parse_spec("H100:1").accelerators)
+    assert placement.free_devices(node, [], (1,)) == [1]
+    assert placement.free_devices(node, one, (1,)) == [0]
+    assert placement.free_devices(node, one + one, (2,)) == [0]  # never below none
+    assert placement.free_devices(node, one) == [1]  # no report: Tessera's runs alone
+
+
+def test_a_run_waits_when_every_node_that_fits_is_held() -> None:
+    wanted = hardware.parse_spec("H100:2").accelerators
+    busy = [_shared("vm", 1)]
+    reason = placement.busy(placement.rank(busy, wanted, {}), wanted, {})
+    assert reason == (
+        "waiting for free accelerators: cluster/vm, the one node that fits, has 1 of the 2 "
+        "asked free now; placement is retried"
+    )
+    two = placement.rank([_shared("a", 2), _shared("b", 1)], wanted, {})
+    assert [c.node.name for c in two] == ["b", "a"]
+    assert "none of the 2 nodes that fit" in (placement.busy(two, wanted, {}) or "")
+    # Another node has both free: it goes first and nothing waits.
+    ranked = placement.rank([_shared("a", 1), _shared("b", 0)], wanted, {})
+    assert [c.node.name for c in ranked] == ["b", "a"]
+    assert placement.busy(ranked, wanted, {}) is None
+    # Tessera's own placed run holds the rest of b.
+    held = {("cluster", "b"): list(hardware.parse_spec("H100:1").accelerators)}
+    assert placement.busy(placement.rank(ranked, wanted, held), wanted, held) is not None
+    assert placement.busy(ranked, (), held) is None  # a run without accelerators never waits
+
+
+def test_candidates_read_what_others_hold_from_the_inventory() -> None:
+    from shared.db.models import Node
+
+    data = inventory.node_to_json(_node("vm", 2).node, ["native"], (1,))
+    row = Node(testbed_id=TESTBED, name="vm", state="online", inventory=data)
+    assert placement.candidate(row, "cluster", "slurm").others == (1,)

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from services import cli, worker
 from services.deployer import tasks
+from shared import hardware, inventory
 from shared.config import Settings
-from shared.db.models import Deployment, Project, Run, Testbed
+from shared.db.models import Deployment, Node, Project, Run, Testbed
 from shared.testbeds.base import Job, Tracked
 from shared.testbeds.local.connector import LocalConnector
 
@@ -46,14 +47,17 @@ class Racing:
         self.real.cancel(testbed, run)
 
 
-def _queued_run(command: list[str]) -> uuid.UUID:
+def _queued_run(command: list[str], hardware: str | None = None) -> uuid.UUID:
     with worker.transaction() as session:
         project = Project(name=f"p-{uuid.uuid4().hex[:8]}")
         session.add(project)
         session.flush()
+        spec: dict[str, Any] = {"command": command}
+        if hardware is not None:
+            spec["requests"] = {"hardware": hardware}
         deployment = Deployment(
             project_id=project.id,
-            specification={"command": command},
+            specification=spec,
             batch_size=1,
             state="queued",
         )
@@ -103,3 +107,88 @@ def test_a_run_cancelled_while_being_placed_is_stopped(racing: Racing) -> None:
     tasks.place(str(racing.run_id))
     assert _row(racing.run_id)["state"] == "cancelled"
     assert [run.run_id for run in racing.cancelled] == [racing.run_id]
+
+
+# ---- runs that wait for free accelerators -----------------------------------------------------
+
+
+class Recording:
+    """A connector that records what it was asked to place."""
+
+    def __init__(self) -> None:
+        self.placed: list[tuple[str, str]] = []
+
+    def place(
+        self,
+        testbed: Testbed,
+        node: str,
+        run_id: uuid.UUID,
+        job: Job,
+        inventory: Mapping[str, Any] | None = None,
+    ) -> str:
+        self.placed.append((testbed.name, node))
+        return "4242"
+
+
+def _gpu_testbed(name: str, held_by_others: int) -> None:
+    """A SLURM testbed with one node of two H100s, `held_by_others` of them held by other
+    users' jobs (as the scheduler reported at its last look)."""
+    info = hardware.NodeInfo(
+        "vm", name, "x86_64", None, None, frozenset(), 2, 2**33,
+        (hardware.NodeAccelerator("gpu", "nvidia", "H100", 80 * 10**9, 2),),
+    )  # fmt: skip
+    data = inventory.node_to_json(info, ["native"], (held_by_others,))
+    with worker.transaction() as session:
+        testbed = Testbed(name=name, kind="slurm", config={}, state="online")
+        session.add(testbed)
+        session.flush()
+        session.add(Node(testbed_id=testbed.id, name="vm", state="online", inventory=data))
+
+
+@pytest.fixture
+def recording(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Recording, list[Any]]:
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0
+    connector = Recording()
+    sent: list[Any] = []
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: connector)
+    monkeypatch.setattr(tasks, "send", lambda *args, **options: sent.append((args, options)))
+    return connector, sent
+
+
+def _state(run_id: uuid.UUID) -> tuple[str, str | None, str | None]:
+    with worker.transaction() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        return run.state, run.state_reason, run.backend_ref
+
+
+def test_a_run_waits_while_other_users_hold_the_gpus(
+    recording: tuple[Recording, list[Any]],
+) -> None:
+    """One of the node's two H100s is held outside Tessera: H100:2 stays queued, is tried
+    again later and never reaches the connector (sbatch)."""
+    connector, sent = recording
+    _gpu_testbed("shared", held_by_others=1)
+    run_id = _queued_run(["true"], "H100:2")
+    tasks.place(str(run_id))
+    state, reason, ref = _state(run_id)
+    assert (state, ref, connector.placed) == ("queued", None, [])
+    assert reason is not None and reason.startswith("waiting for free accelerators: shared/vm")
+    assert sent == [(("deployer.place", str(run_id)), {"countdown": 5.0})]
+    # Another testbed that fits has both free: the run goes there instead.
+    _gpu_testbed("spare", held_by_others=0)
+    tasks.place(str(run_id))
+    assert _state(run_id) == ("placed", None, "4242")
+    assert connector.placed == [("spare", "vm")]
+
+
+def test_only_a_run_no_node_could_ever_take_fails(
+    recording: tuple[Recording, list[Any]],
+) -> None:
+    connector, _ = recording
+    _gpu_testbed("shared", held_by_others=2)
+    run_id = _queued_run(["true"], "H100:4")
+    tasks.place(str(run_id))
+    state, reason, _ = _state(run_id)
+    assert state == "failed" and reason is not None and "4 x gpu" in reason
+    assert connector.placed == []

@@ -110,3 +110,18 @@ def test_the_local_testbed_is_registered_and_probed(settings: Settings) -> None:
     assert inventory.register_local() == key  # again: the same testbed
     (node,) = _nodes(key).values()
     assert node.state == "online" and node.hwinfo and "native" in node.inventory["runtimes"]
+
+
+def test_what_a_monitor_cycle_read_of_the_nodes_is_written(testbed_id: uuid.UUID) -> None:
+    """The devices other work holds, per accelerator entry, into the rows whose counts changed;
+    nodes of other testbeds, unknown names and entries that no longer line up are left."""
+    gpus = {"accelerators": [{"kind": "gpu", "vendor": "nvidia", "model": "H100", "count": 2}]}
+    with worker.transaction() as session:
+        session.add(Node(testbed_id=testbed_id, name="vm", hwinfo={}, inventory=gpus))
+    assert inventory.store_held_by_others(testbed_id, {"vm": (1,), "gone-1": (1,), "x": (1,)}) == 1
+    (entry,) = _nodes(testbed_id)["vm"].inventory["accelerators"]
+    assert entry["held_by_others"] == 1 and entry["count"] == 2
+    assert _nodes(testbed_id)["gone-1"].inventory == {}  # no accelerators: nothing lines up
+    assert inventory.store_held_by_others(testbed_id, {"vm": (1,)}) == 0  # unchanged
+    assert inventory.store_held_by_others(uuid.uuid4(), {"vm": (0,)}) == 0
+    assert inventory.store_held_by_others(testbed_id, {}) == 0

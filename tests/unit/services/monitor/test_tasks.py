@@ -20,3 +20,47 @@ def test_the_beat_leaves_out_the_loops_turned_off(
     schedule = beat_schedule()
     assert set(schedule) == {"reconcile"}
     assert schedule["reconcile"]["task"] == "monitor.reconcile"
+
+
+def test_a_poll_writes_what_the_testbed_said_of_its_nodes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connector returns data (Observations with what other work holds on the nodes);
+    the monitor task writes it into the node rows, for placement."""
+    from services import worker
+    from services.monitor import tasks
+    from shared.db.migrate import upgrade
+    from shared.db.models import Deployment, Node, Project, Run, Testbed
+    from shared.testbeds.base import Observation, Observations
+
+    upgrade(settings.db_url)
+    gpus = {"accelerators": [{"kind": "gpu", "vendor": "nvidia", "model": "H100", "count": 2}]}
+    with worker.transaction() as session:
+        testbed = Testbed(name="lab", kind="slurm", config={}, state="online")
+        project = Project(name="p")
+        session.add_all([testbed, project])
+        session.flush()
+        session.add(Node(testbed_id=testbed.id, name="vm", hwinfo={}, inventory=gpus))
+        deployment = Deployment(
+            project_id=project.id, specification={}, batch_size=1, state="running"
+        )
+        session.add(deployment)
+        session.flush()
+        run = Run(project_id=project.id, deployment_id=deployment.id, index=0, state="placed")
+        run.testbed_id, run.node_name, run.backend_ref = testbed.id, "vm", "7"
+        session.add(run)
+        session.flush()
+        run_id, testbed_id = run.id, testbed.id
+
+    class Connector:
+        def observe(self, testbed: Testbed, runs: object) -> Observations:
+            return Observations({run_id: Observation("pending")}, {"vm": (1,)})
+
+        def live_log(self, *args: object) -> None:
+            return None
+
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: Connector())
+    assert tasks.poll() == 1
+    with worker.transaction() as session:
+        node = session.query(Node).filter(Node.testbed_id == testbed_id).one()
+        assert node.inventory["accelerators"][0]["held_by_others"] == 1

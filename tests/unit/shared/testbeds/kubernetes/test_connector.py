@@ -209,6 +209,8 @@ def test_refresh_reports_nodes_flags_the_mislabelled_and_counts_gpus_in_use(
     }
     assert nodes["gpu-1"].inventory["kubernetes"]["gpus_in_use"] == 2
     assert nodes["gpu-1"].inventory["kubernetes"]["gpus_free"] == 0
+    # The pod is Tessera's own run: placement counts it from the run's row, not as others'.
+    assert nodes["gpu-1"].inventory["kubernetes"]["gpus_held_by_others"] == 0
     assert "no allocatable" in (nodes["gpu-broken"].state_reason or "")
     assert "not Ready" in (nodes["down-1"].state_reason or "")
     for pod in list(api.pods):

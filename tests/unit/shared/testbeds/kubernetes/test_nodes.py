@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared import hardware, placement
+from shared import hardware, inventory, placement
 from shared.testbeds.kubernetes import nodes as kn
 from shared.testbeds.kubernetes.config import KubernetesConfig
 
@@ -130,6 +130,9 @@ def test_gpus_in_use_counts_bound_active_pods() -> None:
         pod(None, "Pending", 1),
     ]
     assert kn.gpus_in_use(pods, ["nvidia.com/gpu", "amd.com/gpu"]) == {"a": 5}
+    # Tessera's own pods (its runs' label) left out: what other work holds.
+    pods[0]["metadata"] = {"labels": {kn.RUN_LABEL: "a-run"}}
+    assert kn.gpus_in_use(pods, ["nvidia.com/gpu"], but=kn.tessera_pod) == {"a": 3}
 
 
 def test_inventory_of_keeps_the_kubernetes_view() -> None:
@@ -142,6 +145,11 @@ def test_inventory_of_keeps_the_kubernetes_view() -> None:
     assert kube["gpu_label"] == "NVIDIA-H100-80GB-HBM3" and kube["gpu_resource"] == "nvidia.com/gpu"
     assert kube["conditions"]["Ready"] == "True"
     assert kn.inventory_of(found, 0, host_image=True)["runtimes"] == ["kubernetes", "native"]
+    # Placement reads what pods that are not Tessera's hold, per accelerator entry.
+    shared = kn.inventory_of(found, 3, host_image=False, by_others=2)
+    assert inventory.held_by_others(shared) == (2,)
+    assert shared["kubernetes"]["gpus_held_by_others"] == 2
+    assert inventory.held_by_others(data) == (0,)
 
 
 def test_base_host_needs_a_host_image_on_kubernetes() -> None:

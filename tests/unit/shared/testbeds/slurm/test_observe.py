@@ -6,8 +6,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from shared.config import Settings
 from shared.testbeds.base import Observation
-from shared.testbeds.slurm import parse, render
+from shared.testbeds.slurm import nodes, parse, render
 
 FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "slurm"
 ROOT = Path(__file__).resolve().parents[5]
@@ -22,6 +23,8 @@ def test_one_command_for_every_run() -> None:
     assert "for __id in 100 101 102 103 104 105 106 107;" in command
     assert "sacct -c" in command and str(RUNS[-1]) in command
     assert "sacct -X" in render.observe_command("/b", jobs, "slurmdbd")
+    # The same command reads the nodes as SLURM allocated them, for placement.
+    assert command.count("scontrol show node -d -o") == 1
 
 
 def test_observations_from_real_queue_output() -> None:
@@ -91,10 +94,50 @@ def test_sacct_only_for_jobs_squeue_no_longer_lists(tmp_path: Path) -> None:
         (tmp_path / "runs" / str(RUNS[0])).mkdir(parents=True)
         only_held = render.observe_command(str(tmp_path), {RUNS[0]: held}, "jobcomp")
         text = subprocess.run(["bash", "-c", only_held], capture_output=True, text=True).stdout
-        queue, accounting, _ = parse.sections(text)
+        queue, accounting, _, node_text = parse.sections(text)
         assert f"{held}|PENDING|JobHeldUser|" in queue and accounting == ""
+        # The same command reads the nodes as SLURM allocated them (GresUsed, from -d).
+        usage = nodes.usage(node_text, parse.parse_squeue(queue))
+        assert len(usage) == 1 and len(next(iter(usage.values()))) == 1
         both = render.observe_command(str(tmp_path), {RUNS[0]: held, RUNS[1]: "1"}, "jobcomp")
         text = subprocess.run(["bash", "-c", both], capture_output=True, text=True).stdout
         assert set(parse.parse_sacct(parse.sections(text)[1])) <= {"1"}  # asked about job 1 only
     finally:
         subprocess.run(["scancel", held], check=True)
+
+
+class _Pool:
+    """The SSH pool, answering the monitor's one command with captures of the test cluster:
+    the account's squeue (a Tessera job holding one H100) and the nodes (both H100s held)."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def run(self, target: object, command: str, timeout: float = 30.0) -> object:
+        from shared.remote import ssh
+
+        self.commands.append(command)
+        if command.startswith("printf"):
+            return ssh.Result(0, b"/home/u", b"")
+        queue = (FIXTURES / "squeue_me_shared.txt").read_bytes()
+        node = (FIXTURES / "scontrol_show_node_d_shared.txt").read_bytes()
+        section = f"{parse.SECTION}\n".encode()
+        return ssh.Result(0, queue + section + section + section + node, b"")
+
+
+def test_the_monitor_call_carries_what_other_work_holds(settings: Settings) -> None:
+    from shared.db.models import Testbed
+    from shared.secrets import encrypt
+    from shared.testbeds.base import Observations, Tracked
+    from shared.testbeds.slurm.connector import SlurmConnector
+
+    pool = _Pool()
+    connector = SlurmConnector(pool)  # type: ignore[arg-type]
+    config = {"host": "login", "user": "u", "host_key": "ssh-ed25519 " + "A" * 68}
+    testbed = Testbed(name="lab", kind="slurm", config=config, credentials=encrypt("key"))
+    (job,) = parse.parse_squeue((FIXTURES / "squeue_me_shared.txt").read_text()).values()
+    run = uuid.UUID((job.name or "").removeprefix("tessera-"))
+    seen = connector.observe(testbed, [Tracked(run, job.job_id, "vm")])
+    assert isinstance(seen, Observations) and seen[run].state == "running"
+    assert seen.held_by_others == {"vm": (1,)}  # two held, one of them Tessera's own
+    assert sum(1 for c in pool.commands if not c.startswith("printf")) == 1  # one per cycle

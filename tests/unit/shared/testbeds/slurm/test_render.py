@@ -183,3 +183,18 @@ def test_place_command_submits_once_and_adopts(cluster_up: None, tmp_path: Path)
         assert stored.rstrip("\n") == text.replace("--nodes=1", "--hold").rstrip("\n")
     finally:
         _bash(f"scancel --name={shlex.quote(render.job_name(run_id))}")
+
+
+def test_discovery_reads_what_slurm_allocated() -> None:
+    """Run by a real bash against the cluster of scripts/slurm.sh: the nodes with -d (GresUsed),
+    sinfo, then the account's jobs, each section as nodes.listed reads it."""
+    from shared.testbeds.slurm import nodes
+    from shared.testbeds.slurm.config import SlurmConfig
+
+    subprocess.run([str(ROOT / "scripts" / "slurm.sh")], check=True, capture_output=True)
+    command = render.discover_command()
+    assert "scontrol show node -d -o" in command and "squeue -h --me" in command
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)
+    (found,) = nodes.listed(done.stdout, SlurmConfig(host="h", user="u"))
+    assert found.node.gres_used is not None and found.partitions == ["debug"]
+    assert nodes.held_by_others(found.node, found.tessera) is not None

@@ -1,0 +1,100 @@
+"""A shared SLURM cluster (scripts/slurm.sh): GPUs held by jobs outside Tessera, and GPU memory
+SLURM does not name. The testbed and its sshd are test_slurm.py's fixtures."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.integration.test_slurm import NAME, _inspect, admin, sshd, testbed
+
+pytestmark = pytest.mark.integration
+__all__ = ["admin", "sshd", "testbed"]  # the fixtures this module uses
+
+
+def _outside_job(gres: str) -> str:
+    """A job submitted outside Tessera (root's, not the testbed's account) holding `gres`."""
+    job = subprocess.run(
+        ["sbatch", "--parsable", "-J", "outside", f"--gres={gres}", "-c1", "--mem=64M",
+         "-o", "/dev/null", "--wrap=sleep 300"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    deadline = time.monotonic() + 30
+    while _squeue("-j", job) != ["RUNNING"]:
+        assert time.monotonic() < deadline, f"the outside job {job} did not start"
+        time.sleep(0.2)
+    return job
+
+
+def _squeue(*args: str) -> list[str]:
+    found = subprocess.run(
+        ["squeue", "-h", "-t", "all", *args, "-o", "%T"], capture_output=True, text=True
+    )
+    return found.stdout.split()
+
+
+def _free_h100(stack: Stack, admin: httpx.Client, testbed: Any, free: int) -> None:
+    """Refresh the testbed until GET /nodes shows `free` H100s."""
+    deadline = time.monotonic() + 60
+    while True:
+        admin.post(f"/testbeds/{testbed['id']}/refresh").raise_for_status()
+        time.sleep(1)
+        nodes = admin.get("/nodes", params={"testbed": NAME}).raise_for_status().json()["items"]
+        if nodes[0]["accelerators"][0]["free"] == free:
+            return
+        assert time.monotonic() < deadline, nodes
+
+
+def test_gpus_held_outside_tessera_make_a_run_wait(
+    stack: Stack, client: httpx.Client, admin: httpx.Client, testbed: Any
+) -> None:
+    """Another user's job holds one of the two H100s: GET /nodes shows 1 free, and a run asking
+    H100:2 stays queued (never sent to sbatch) until the job ends, then runs."""
+    outside = _outside_job("gpu:h100:1")
+    try:
+        _free_h100(stack, admin, testbed, 1)
+        inspection_id = _inspect(client, "H100:2")
+        runs = f"/inspections/{inspection_id}/runs"
+        body = stack.wait(
+            client,
+            runs,
+            done=lambda b: "waiting for free accelerators" in (b["items"][0]["state_reason"] or ""),
+            timeout=60,
+        )
+        run = body["items"][0]
+        assert run["state"] == "queued" and "has 1 of the 2 asked free" in run["state_reason"]
+        time.sleep(8)  # placement is tried again meanwhile, and waits again
+        assert client.get(runs).json()["items"][0]["state"] == "queued"
+        assert _squeue(f"--name=tessera-{run['id']}") == []  # never sent to sbatch
+    finally:
+        subprocess.run(["scancel", outside], check=True)
+    _free_h100(stack, admin, testbed, 2)
+    final = stack.wait(client, f"/inspections/{inspection_id}", timeout=120)
+    assert final["state"] == "succeeded", final
+
+
+def test_gpu_memory_requests_are_accepted(stack: Stack, client: httpx.Client, testbed: Any) -> None:
+    """SLURM names no memory; the known H100's is what `gpu: 40GB..` is matched against."""
+    from shared.db.models import Node
+    from shared.db.session import process_sessions
+
+    for hardware in ({"gpu": "40GB.."}, "nvidia:24GB..:1"):
+        inspection_id = _inspect(client, hardware)
+        final = stack.wait(client, f"/inspections/{inspection_id}", timeout=90)
+        assert final["state"] == "succeeded", final
+    with process_sessions(stack.env["TESSERA_DATABASE_URL"])() as session:
+        node = session.query(Node).filter(Node.testbed_id == uuid.UUID(testbed["id"])).one()
+        (gpu,) = node.inventory["accelerators"]
+    assert (gpu["memory_bytes"], gpu["memory_source"]) == (80 * 10**9, "table")
+    refused = client.post(
+        "/inspections",
+        json={"base": "host", "script": "true", "testbed": NAME,
+              "run": {"requests": {"hardware": {"gpu": "100GB.."}}}},
+    )  # fmt: skip
+    assert refused.status_code == 422 and "memory" in refused.json()["detail"], refused.text
