@@ -31,7 +31,8 @@ def record(name: str, value: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if REPORT:
         terminalreporter.write_line("")
-        for name in ("faults_lost", "faults_duplicates", "fuzz_cases", "fuzz_5xx"):
+        known = ("faults_lost", "faults_duplicates", "fuzz_cases", "fuzz_5xx")
+        for name in [*known, *sorted(set(REPORT) - set(known))]:
             if name in REPORT:
                 terminalreporter.write_line(f"{name}={REPORT[name]}")
 
