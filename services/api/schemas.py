@@ -204,7 +204,8 @@ class Accelerator(Out):
     count: int = Field(description="How many the node has.")
     free: int | None = Field(
         None,
-        description="How many no placed or running run holds; 0 on an offline node or testbed.",
+        description="How many neither Tessera's placed or running runs nor other work the "
+        "node's scheduler reports holds; 0 on an offline node or testbed.",
     )
 
 

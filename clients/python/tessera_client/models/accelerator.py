@@ -18,7 +18,8 @@ class Accelerator:
         model (str):
         memory_bytes (int | None):
         count (int): How many the node has.
-        free (int | None): How many no placed or running run holds; 0 on an offline node or testbed.
+        free (int | None): How many neither Tessera's placed or running runs nor other work the node's scheduler reports
+            holds; 0 on an offline node or testbed.
     """
 
     kind: str
