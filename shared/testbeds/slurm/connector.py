@@ -11,7 +11,6 @@ cycle (one squeue, one sacct, one look at the run folders), whatever the number 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import shlex
@@ -26,6 +25,7 @@ from shared import hwinfo, runner
 from shared.config import get_settings
 from shared.db.models import Testbed
 from shared.remote import ssh
+from shared.remote.workspace import Workspace, read_files
 from shared.secrets import SecretError, decrypt
 from shared.testbeds.base import (
     Collected,
@@ -45,13 +45,6 @@ log = logging.getLogger(__name__)
 MAX_LOG_BYTES = 64 * 1024 * 1024
 
 
-def _lib_files() -> dict[str, bytes]:
-    return {
-        "runner.py": open(runner.__file__, "rb").read(),
-        "hwinfo.py": open(hwinfo.__file__, "rb").read(),
-    }
-
-
 class SlurmConnector:
     """SLURM clusters over SSH; one persistent connection per testbed in this process."""
 
@@ -60,10 +53,8 @@ class SlurmConnector:
     def __init__(self, pool: ssh.Pool | None = None) -> None:
         self.ssh = pool or ssh.Pool()
         self._lock = threading.Lock()
-        self._homes: dict[ssh.Target, str] = {}
-        self._libs: set[tuple[ssh.Target, str]] = set()
-        self._lib = _lib_files()
-        self._lib_hash = hashlib.sha256(b"".join(self._lib.values())).hexdigest()[:16]
+        node_files = {"runner.py": runner.__file__, "hwinfo.py": hwinfo.__file__}
+        self.workspace = Workspace(self.ssh, read_files(node_files))
         # What the last observe saw of each run: its job and log size (live_log and collect).
         self._seen: dict[uuid.UUID, tuple[str, parse.JobState | None, int | None]] = {}
 
@@ -98,13 +89,7 @@ class SlurmConnector:
     def base(self, testbed: Testbed, target: ssh.Target) -> str:
         """The absolute folder of Tessera's files on the cluster."""
         work_dir = SlurmConfig.model_validate(testbed.config).work_dir
-        with self._lock:
-            home = self._homes.get(target)
-        if home is None:
-            home = self._run(target, 'printf %s "$HOME"').check("reading $HOME").stdout.decode()
-            with self._lock:
-                self._homes[target] = home
-        return work_dir if work_dir.startswith("/") else f"{home}/{work_dir}"
+        return self.workspace.folder(target, work_dir, get_settings().ssh_timeout_s)
 
     def _where(self, testbed: Testbed) -> tuple[ssh.Target, str]:
         target = self.target(testbed)
@@ -112,17 +97,8 @@ class SlurmConnector:
 
     def lib(self, target: ssh.Target, base: str) -> str:
         """The folder holding this version of runner.py and hwinfo.py, uploaded once."""
-        folder = f"{base}/lib/{self._lib_hash}"
-        if (target, folder) in self._libs:
-            return folder
-        runs = shlex.quote(f"{base}/runs")
-        found = self._run(target, f"test -s {shlex.quote(folder)}/hwinfo.py && test -d {runs}")
-        if found.returncode != 0:
-            self._run(target, f"mkdir -p {shlex.quote(folder)} {runs}").check("mkdir")
-            self.ssh.put(target, {f"{folder}/{name}": data for name, data in self._lib.items()})
-        with self._lock:
-            self._libs.add((target, folder))
-        return folder
+        timeout = get_settings().ssh_timeout_s
+        return self.workspace.lib(target, base, timeout, dirs=[f"{base}/runs"])
 
     def _cluster(self, testbed: Testbed, base: str, inventory: Mapping[str, Any]) -> render.Cluster:
         config = SlurmConfig.model_validate(testbed.config)

@@ -10,7 +10,6 @@ placement adopts it. Monitoring is one remote command per host per cycle.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import uuid
@@ -24,6 +23,7 @@ from shared import hwinfo, runner
 from shared.config import get_settings
 from shared.db.models import Testbed
 from shared.remote import ssh
+from shared.remote.workspace import Workspace, read_files
 from shared.secrets import SecretError, decrypt
 from shared.testbeds.base import (
     Collected,
@@ -47,16 +47,6 @@ PROBE_TIMEOUT_S = 120
 T = TypeVar("T")
 
 
-def _lib_files() -> dict[str, bytes]:
-    sources = {"runner.py": runner.__file__, "hwinfo.py": hwinfo.__file__}
-    sources["host.py"] = host_script.__file__
-    out = {}
-    for name, path in sources.items():
-        with open(path, "rb") as handle:
-            out[name] = handle.read()
-    return out
-
-
 class SshConnector:
     """SSH hosts; one persistent connection per host in this process."""
 
@@ -65,10 +55,9 @@ class SshConnector:
     def __init__(self, pool: ssh.Pool | None = None) -> None:
         self.ssh = pool or ssh.Pool()
         self._lock = threading.Lock()
-        self._homes: dict[ssh.Target, str] = {}
-        self._libs: set[tuple[ssh.Target, str]] = set()
-        self._lib = _lib_files()
-        self._lib_hash = hashlib.sha256(b"".join(self._lib.values())).hexdigest()[:16]
+        node_files = {"runner.py": runner.__file__, "hwinfo.py": hwinfo.__file__}
+        node_files["host.py"] = host_script.__file__
+        self.workspace = Workspace(self.ssh, read_files(node_files))
         self._log_sizes: dict[uuid.UUID, int | None] = {}  # what the last observe saw
 
     # ---- connections ------------------------------------------------------------------------
@@ -109,22 +98,10 @@ class SshConnector:
         except KeyError:
             raise Unreachable(f"no host {node!r} in the testbed's config") from None
         target = self.target(testbed, host)
-        with self._lock:
-            home = self._homes.get(target)
-        if home is None:
-            home = self._run(target, 'printf %s "$HOME"').check("reading $HOME").stdout.decode()
-            with self._lock:
-                self._homes[target] = home
-        work = config.work_dir if config.work_dir.startswith("/") else f"{home}/{config.work_dir}"
+        timeout = get_settings().ssh_timeout_s
+        work = self.workspace.folder(target, config.work_dir, timeout)
         base = f"{work}/{node}"
-        lib = f"{work}/lib/{self._lib_hash}"
-        if (target, lib) not in self._libs:
-            found = self._run(target, f"test -s {lib}/host.py && test -s {lib}/hwinfo.py")
-            if found.returncode != 0:
-                self._run(target, f"mkdir -p {lib} {base}/runs {base}/claims").check("mkdir")
-                self.ssh.put(target, {f"{lib}/{name}": data for name, data in self._lib.items()})
-            with self._lock:
-                self._libs.add((target, lib))
+        lib = self.workspace.lib(target, work, timeout, dirs=[f"{base}/runs", f"{base}/claims"])
         return target, base, lib
 
     def _guard(self, node: str, work: Callable[[], T]) -> T:
