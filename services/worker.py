@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
-from shared.db.models import Testbed
+from shared.db.models import Testbed, utcnow
 from shared.db.session import process_sessions, unit_of_work
 from shared.store import ArtifactStore
 from shared.testbeds.base import Unreachable
@@ -49,6 +49,8 @@ def mark_offline(testbed_id: uuid.UUID, reason: str, name: str = "") -> None:
             row = session.get(Testbed, testbed_id)
             if row is not None and (row.state, row.state_reason) != ("offline", reason):
                 row.state, row.state_reason = "offline", reason
+            if row is not None and row.unreachable_since is None:
+                row.unreachable_since = utcnow()
     except Exception:  # the database being down must not hide the testbed's failure
         log.exception("could not mark testbed %s offline", name or testbed_id)
 
@@ -59,7 +61,7 @@ def mark_online(testbed_id: uuid.UUID, name: str = "") -> bool:
         with transaction() as session:
             row = session.get(Testbed, testbed_id)
             if row is not None and row.state == "offline" and row.refreshed_at is not None:
-                row.state, row.state_reason = "online", None
+                row.state, row.state_reason, row.unreachable_since = "online", None, None
             return row is not None and row.state == "online"
     except Exception:
         log.exception("could not mark testbed %s online", name or testbed_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,7 +71,19 @@ class Settings(BaseSettings):
     poll_enabled: bool = Field(True, description="Poll placed and running runs.")
     reconcile_enabled: bool = Field(True, description="Re-send work stuck in a state.")
     refresh_enabled: bool = Field(True, description="Re-discover every testbed's nodes.")
-    lost_after_s: float = Field(30.0, description="A run whose process vanished: lost after.")
+    lost_after_s: float = Field(
+        30.0,
+        description="A run whose process vanished, or whose host stopped answering, is "
+        "lost after this.",
+    )
+    default_retry: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The retry policy of requests that give none, as JSON "
+        '(e.g. {"attempts": 3, "on": ["lost"], "backoff_s": 10}); none: one attempt.',
+    )
+    fence_interval_s: float = Field(
+        5.0, description="How often hosts that were lost are asked again, to fence superseded runs."
+    )
     broker_send_timeout_s: float = 5.0
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; none: CORS is off."

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import load_only
 
 from shared import hardware
@@ -232,24 +232,92 @@ def _short_and_spare(
     return short, spare
 
 
+@dataclass(frozen=True)
+class Load:
+    """Tessera's active runs, counted: per testbed those placed and not started yet (its
+    queue), per (testbed, node) those placed or running."""
+
+    queued: Mapping[str, int]
+    active: Mapping[tuple[str, str], int]
+
+
+def load_query(testbeds: Iterable[str]) -> Select[str, str | None, str, int]:
+    """(testbed, node, state, count) of the active runs on these testbeds."""
+    return (
+        select(Testbed.name, Run.node_name, Run.state, func.count())
+        .join(Testbed, Run.testbed_id == Testbed.id)
+        .where(Run.state.in_(ACTIVE), Testbed.name.in_(set(testbeds)))
+        .group_by(Testbed.name, Run.node_name, Run.state)
+    )
+
+
+def load_of(rows: Iterable[Any]) -> Load:
+    queued: dict[str, int] = {}
+    active: dict[tuple[str, str], int] = {}
+    for testbed, node, state, count in rows:
+        if state == "placed":
+            queued[testbed] = queued.get(testbed, 0) + count
+        active[(testbed, node)] = active.get((testbed, node), 0) + count
+    return Load(queued, active)
+
+
+NO_LOAD = Load({}, {})
+
+
 def rank(
-    fits: Sequence[Candidate], wanted: Sequence[hardware.AcceleratorSpec], held: Held
+    fits: Sequence[Candidate],
+    wanted: Sequence[hardware.AcceleratorSpec],
+    held: Held,
+    load: Load = NO_LOAD,
 ) -> list[Candidate]:
-    """Where a run should go first, among the nodes that fit it.
+    """Where a run should go first, among the nodes that fit it, across every testbed.
 
     A run that asks for accelerators goes first to nodes where they are free now (the most
     free first, so runs spread instead of queueing behind each other); a run that asks for
     none goes first to nodes without accelerators, keeping those for the work that needs
-    them. Ties keep the inventory's order.
+    them. Then the testbed with the shortest queue (Tessera's runs placed there and not
+    started yet), then the node with the fewest active runs. Ties keep the inventory's order.
     """
 
-    def key(candidate: Candidate) -> tuple[int, int]:
+    def key(candidate: Candidate) -> tuple[int, int, int, int]:
+        where = (candidate.testbed, candidate.node.name)
+        queue, active = load.queued.get(candidate.testbed, 0), load.active.get(where, 0)
         if not wanted:
-            return (0, sum(a.count for a in candidate.node.accelerators))
+            return (0, sum(a.count for a in candidate.node.accelerators), queue, active)
         short, spare = _short_and_spare(candidate, wanted, held)
-        return (short, -spare)
+        return (short, -spare, queue, active)
 
     return sorted(fits, key=key)
+
+
+def explain(
+    ranked: Sequence[Candidate],
+    wanted: Sequence[hardware.AcceleratorSpec],
+    held: Held,
+    load: Load = NO_LOAD,
+    shown: int = 5,
+) -> dict[str, Any]:
+    """Why the first of `ranked` was chosen: what it and the next few offered."""
+
+    def offer(candidate: Candidate) -> dict[str, Any]:
+        node = candidate.node
+        free = free_devices(node, held.get((candidate.testbed, node.name), ()), candidate.others)
+        return {
+            "testbed": candidate.testbed,
+            "node": node.name,
+            "free_devices": free,
+            "short": _short_and_spare(candidate, wanted, held)[0] if wanted else 0,
+            "queued": load.queued.get(candidate.testbed, 0),
+            "active": load.active.get((candidate.testbed, node.name), 0),
+        }
+
+    return {
+        "fitting_nodes": len(ranked),
+        "chosen": offer(ranked[0]) if ranked else None,
+        "next": [offer(c) for c in ranked[1:shown]],
+        "order": "free devices asked, then fewest spare accelerators for runs that ask none, "
+        "then the testbed's queue, then the node's active runs",
+    }
 
 
 def busy(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -191,11 +191,56 @@ class BuildSection(Strict):
     requests: Requests | None = None
 
 
+RETRY_ON = ("lost", "failed", "no_capacity", "interrupted")
+RetryOn = Literal["lost", "failed", "no_capacity", "interrupted"]
+
+
+class Retry(Strict):
+    """When a run is placed again, and how often: each placement is an attempt."""
+
+    attempts: int = Field(
+        1, ge=1, le=20, description="Attempts in all (1: none is retried); withdrawn ones are free."
+    )
+    on: list[RetryOn] = Field(
+        default_factory=list,
+        description="lost: its node stopped answering or its process vanished; failed: it "
+        "ended with an error, a non-zero exit or its timeout; no_capacity: it waited past "
+        "queue_timeout_s; interrupted: the testbed took its node back.",
+    )
+    backoff_s: float = Field(0.0, ge=0, le=3600, description="Wait before the next attempt.")
+
+    @field_validator("on")
+    @classmethod
+    def _distinct(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("a reason is named twice")
+        return values
+
+
+QueueTimeout = Annotated[
+    float | None,
+    Field(
+        None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Seconds a run may wait in a testbed's queue before it is withdrawn and "
+        "placed elsewhere (with no_capacity in retry.on).",
+    ),
+]
+
+
+def default_retry() -> Retry:
+    """The policy of a request that names none: the `default_retry` setting, or none."""
+    return Retry.model_validate(get_settings().default_retry or {})
+
+
 class RunSection(Strict):
     requests: Requests | None = None
     timeout: int | None = Field(
         None, ge=1, le=7 * 24 * 3600, description="Wall time of each run in seconds."
     )
+    retry: Retry | None = None
+    queue_timeout_s: QueueTimeout = None
 
 
 class PythonSection(Strict):
@@ -372,6 +417,15 @@ class InspectionSpec(Strict):
     def run_requests(self) -> Requests:
         return (self.run.requests if self.run else None) or Requests()
 
+    def retry_policy(self) -> Retry:
+        return (self.run.retry if self.run else None) or default_retry()
+
+    def queue_timeout(self) -> float | None:
+        return self.run.queue_timeout_s if self.run else None
+
+    def run_timeout(self) -> int | None:
+        return self.run.timeout if self.run else None
+
 
 class DeploymentSpec(Strict):
     """Run an existing image or a command, without a build."""
@@ -395,6 +449,8 @@ class DeploymentSpec(Strict):
     requests: Requests | None = None
     batch_size: int = Field(1, ge=1)
     timeout: int | None = Field(None, ge=1, le=7 * 24 * 3600)
+    retry: Retry | None = None
+    queue_timeout_s: QueueTimeout = None
     testbed: str | None = None
 
     _identifier = field_validator("identifier")(check_identifier)
@@ -424,3 +480,12 @@ class DeploymentSpec(Strict):
 
     def run_requests(self) -> Requests:
         return self.requests or Requests()
+
+    def retry_policy(self) -> Retry:
+        return self.retry or default_retry()
+
+    def queue_timeout(self) -> float | None:
+        return self.queue_timeout_s
+
+    def run_timeout(self) -> int | None:
+        return self.timeout

@@ -54,10 +54,39 @@ class RunOut(Out):
     testbed: str | None = None
     node_name: str | None
     exit_code: int | None
+    attempt: int = Field(0, description="The number of its current or last attempt.")
     created_at: datetime
     placed_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class AttemptOut(Out):
+    """One placement of a run: where, why there, and how it ended."""
+
+    number: int
+    state: str = Field(
+        description="placed, running, succeeded, failed, cancelled, lost, interrupted, "
+        "withdrawn (moved before it started) or superseded (re-placed, then fenced)"
+    )
+    state_reason: str | None
+    testbed: str | None = None
+    node_name: str | None
+    backend_ref: str | None = Field(None, description="The scheduler's job, pod or pid.")
+    placement: dict[str, Any] = Field(
+        default_factory=dict, description="The chosen node, what it offered, the next ones."
+    )
+    exit_code: int | None
+    fence_pending: bool = Field(
+        False, description="Its host stopped answering: its runner is stopped when it is back."
+    )
+    placed_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class AttemptList(Out):
+    items: list[AttemptOut]
 
 
 class RunList(Out):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services import worker
-from shared import placement, testbeds
+from shared import attempts, placement, testbeds
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, utcnow
@@ -48,6 +48,7 @@ def _base_env(run: Run, batch_size: int) -> dict[str, str]:
         "TESSERA_RUN_ID": str(run.id),
         "TESSERA_RUN_INDEX": str(run.index),
         "TESSERA_BATCH_SIZE": str(batch_size),
+        "TESSERA_ATTEMPT": str(run.attempt + 1),
     }
 
 
@@ -112,11 +113,13 @@ def _fail(run_id: uuid.UUID, reason: str) -> None:
 
 @dataclass(frozen=True)
 class Chosen:
-    """Where placement puts a run: the node, its testbed row and its stored inventory."""
+    """Where placement puts a run: the node, its testbed row, its stored inventory, and why
+    it was chosen (stored on the attempt)."""
 
     candidate: placement.Candidate
     testbed: Testbed
     inventory: dict[str, Any]
+    why: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,10 @@ class Waiting:
     reason: str
 
 
-def _choose(session: Session, plan: Placement) -> Chosen | Waiting | str:
-    """The best node that fits now (feasibility, then ranking); Waiting when every node that
-    fits has its devices held (by Tessera's runs or other work); or why no node ever fits."""
+def _choose(session: Session, run: Run, plan: Placement) -> Chosen | Waiting | str:
+    """The best node that fits now, across every allowed testbed (feasibility, then ranking);
+    Waiting when every node that fits has its devices held (by Tessera's runs or other work),
+    or when a retried run's pinned testbed is offline; or why no node ever fits."""
     found = placement.feasible(
         plan.job.hardware,
         _candidates(session),
@@ -137,12 +141,20 @@ def _choose(session: Session, plan: Placement) -> Chosen | Waiting | str:
         spec_field=plan.spec_field,
     )
     if isinstance(found, placement.Unmet):
+        if run.attempt > 0 and plan.testbed is not None and found.field == "testbed":
+            return Waiting(f"attempt {run.attempt + 1} waits for its testbed: {found.reason}")
         return found.reason
+    withdrawn = attempts.avoided(session, run.id)
+    if withdrawn and any(c.testbed_id not in withdrawn for c in found):
+        found = [c for c in found if c.testbed_id not in withdrawn]
     wanted = plan.job.hardware.accelerators
-    if wanted or len(found) > 1:
-        nodes = [(c.testbed, c.node.name) for c in found]
+    nodes = [(c.testbed, c.node.name) for c in found]
+    held: placement.Held = {}
+    load = placement.NO_LOAD
+    if len(found) > 1 or wanted:
         held = placement.held_by_node(session.execute(placement.active_requests(nodes)))
-        found = placement.rank(found, wanted, held)
+        load = placement.load_of(session.execute(placement.load_query({t for t, _ in nodes})))
+        found = placement.rank(found, wanted, held, load)
         busy = placement.busy(found, wanted, held)
         if busy is not None:
             return Waiting(busy)
@@ -153,13 +165,16 @@ def _choose(session: Session, plan: Placement) -> Chosen | Waiting | str:
     inventory = session.execute(
         select(Node.inventory).where(Node.testbed_id == testbed.id, Node.name == best.node.name)
     ).scalar_one_or_none()
-    return Chosen(best, testbed, inventory or {})
+    why = placement.explain(found, wanted, held, load)
+    return Chosen(best, testbed, inventory or {}, why)
 
 
-def _record(run_id: uuid.UUID, chosen: Chosen, backend_ref: str) -> str:
-    """Move the run to `placed` with what was started: "placed"; "adopted" when another
-    delivery of this task recorded the same job first (nothing to undo); "unwanted" when
-    the run was cancelled meanwhile (what was started must be stopped)."""
+def _record(run_id: uuid.UUID, number: int, chosen: Chosen, backend_ref: str) -> str:
+    """Move the run to `placed` with what was started, as attempt `number`: "placed";
+    "adopted" when another delivery of this task recorded the same job first (nothing to
+    undo); "unwanted" when the run was cancelled meanwhile (what was started must be
+    stopped)."""
+    node = chosen.candidate.node.name
     with worker.transaction() as session:
         if cas_run(
             session,
@@ -169,10 +184,14 @@ def _record(run_id: uuid.UUID, chosen: Chosen, backend_ref: str) -> str:
             backend_ref=backend_ref,
             state_reason=None,  # the reason it waited, if it did
             testbed_id=chosen.candidate.testbed_id,
-            node_name=chosen.candidate.node.name,
+            node_name=node,
             placed_at=utcnow(),
+            attempt=number,
         ):
-            refresh_parent(session, session.get(Run, run_id))
+            run = session.get(Run, run_id)
+            assert run is not None
+            attempts.begin(session, run, chosen.candidate.testbed_id, node, backend_ref, chosen.why)
+            refresh_parent(session, run)
             return "placed"
         now = session.get(Run, run_id)
         if now is not None and now.backend_ref == backend_ref and not now.cancel_requested:
@@ -190,14 +209,21 @@ def _wait(run_id: uuid.UUID, reason: str) -> None:
 
 @app.task(name="deployer.place")
 def place(run_id: str) -> None:
-    """Idempotent: the run id is the placement's key on every backend, found and adopted."""
+    """Idempotent: the attempt's key (the run id for the first) is the placement's key on
+    every backend, found and adopted."""
     key = uuid.UUID(run_id)
     with worker.transaction() as session:
         run = session.get(Run, key)
         if run is None or run.state != "queued":
             return
         plan = placement_of(session, run)
-        chosen = _choose(session, plan)
+        number = run.attempt + 1
+        start = attempts.not_before(session, run, attempts.policy(session, run).retry.backoff_s)
+        chosen = None if start is not None and start > utcnow() else _choose(session, run, plan)
+    if chosen is None:  # a retry's backoff has not passed: come back when it has
+        assert start is not None
+        send("deployer.place", run_id, countdown=(start - utcnow()).total_seconds())
+        return
     if isinstance(chosen, str):
         _fail(key, f"no node can take it now: {chosen}")
         return
@@ -210,18 +236,28 @@ def place(run_id: str) -> None:
     except ValueError as error:
         _fail(key, str(error))
         return
+    attempt_key = attempts.key(key, number)
     try:
         with worker.reaching(chosen.testbed):
-            backend_ref = connector.place(chosen.testbed, node, key, plan.job, chosen.inventory)
+            backend_ref = connector.place(
+                chosen.testbed, node, attempt_key, plan.job, chosen.inventory
+            )
     except NoCapacity as error:  # the node cannot start it now: it stays queued, tried again
         _wait(key, f"{chosen.testbed.name}/{node}: {error}")
         return
-    outcome = _record(key, chosen, backend_ref)
+    outcome = _record(key, number, chosen, backend_ref)
     if outcome == "unwanted":  # cancelled while being placed: stop what was started
         with worker.reaching(chosen.testbed):
-            connector.cancel(chosen.testbed, Tracked(key, backend_ref, node))
+            connector.cancel(chosen.testbed, Tracked(attempt_key, backend_ref, node))
     elif outcome == "placed":
-        log.info("run %s placed on %s/%s (%s)", run_id, chosen.testbed.name, node, backend_ref)
+        log.info(
+            "run %s attempt %d placed on %s/%s (%s)",
+            run_id,
+            number,
+            chosen.testbed.name,
+            node,
+            backend_ref,
+        )
 
 
 @app.task(name="deployer.cancel")
@@ -232,7 +268,7 @@ def cancel(run_id: str) -> None:
         if run is None or run.state not in ("placed", "running") or run.testbed_id is None:
             return
         testbed = session.get(Testbed, run.testbed_id)
-        tracked = Tracked(run.id, run.backend_ref, run.node_name)
+        tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)
     if testbed is not None:
         with worker.reaching(testbed):
             testbeds.connector(testbed.kind).cancel(testbed, tracked)

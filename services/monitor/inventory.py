@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +20,8 @@ from shared.testbeds.base import Discovery, NodeReport
 from shared.testbeds.local import connector as local
 
 log = logging.getLogger(__name__)
+# The start of the reason of a node that stopped answering (the connectors write it so).
+UNREACHABLE = "unreachable: "
 
 
 def refresh_testbed(testbed_id: uuid.UUID) -> bool:
@@ -60,6 +63,32 @@ def store_held_by_others(testbed_id: uuid.UUID, counts: Mapping[str, Sequence[in
     return changed
 
 
+def mark_hosts(
+    testbed_id: uuid.UUID,
+    unreachable: Mapping[str, str],
+    answered: Sequence[str],
+    since: datetime | None = None,
+) -> None:
+    """What a monitor cycle learned of a testbed's hosts: those that did not answer are
+    offline since `since` (when the call that found it began: the clock failover reads); an
+    unreachable one that answered is back."""
+    if not unreachable and not answered:
+        return
+    now = since or utcnow()
+    with worker.transaction() as session:
+        rows = session.execute(
+            select(Node).where(
+                Node.testbed_id == testbed_id, Node.name.in_([*unreachable, *answered])
+            )
+        ).scalars()
+        for row in rows:
+            if row.name in unreachable:
+                row.state, row.state_reason = "offline", f"{UNREACHABLE}{unreachable[row.name]}"
+                row.unreachable_since = row.unreachable_since or now
+            elif row.unreachable_since is not None:
+                row.state, row.state_reason, row.unreachable_since = "online", None, None
+
+
 def register_local(name: str = local.DEFAULT_NAME) -> uuid.UUID:
     """Make sure the local testbed exists, and probe this machine as its one node."""
     with worker.transaction() as session:
@@ -81,6 +110,7 @@ def store(session: Session, testbed_id: uuid.UUID, found: Discovery) -> bool:
         return False
     if found.offline is not None:
         testbed.state, testbed.state_reason = "offline", found.offline
+        testbed.unreachable_since = testbed.unreachable_since or utcnow()
         return True
     existing = {
         n.name: n
@@ -101,12 +131,15 @@ def store(session: Session, testbed_id: uuid.UUID, found: Discovery) -> bool:
     if pins:  # trusted on first use, unless the config was given one meanwhile
         testbed.config = {**testbed.config, **pins}
     testbed.state, testbed.state_reason, testbed.refreshed_at = "online", None, utcnow()
+    testbed.unreachable_since = None
     return True
 
 
 def _fill(row: Node, report: NodeReport) -> None:
     info = report.info
     row.state, row.state_reason = report.state, report.state_reason
+    lost = report.state == "offline" and (report.state_reason or "").startswith(UNREACHABLE)
+    row.unreachable_since = (row.unreachable_since or utcnow()) if lost else None
     row.arch, row.cpu_vendor, row.cpu_model = info.arch, info.cpu_vendor, info.cpu_model
     row.cores, row.memory_bytes = info.cores, info.memory_bytes
     row.inventory = report.inventory

@@ -5,36 +5,25 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from services import worker
-from services.monitor import inventory
+from services.monitor import failover, inventory
 from services.monitor import reconcile as reconciler
 from services.monitor.results import final_state, result_document
-from shared import testbeds
-from shared.celery_app import celery_app
+from shared import attempts, testbeds
+from shared.celery_app import celery_app, send
 from shared.config import get_settings
-from shared.db.models import Deployment, Inspection, Run, Testbed, utcnow
+from shared.db.models import Run, Testbed, utcnow
 from shared.lifecycle import cas_run, refresh_parent
-from shared.store import run_log_key, run_result_key
+from shared.store import ArtifactStore, run_log_key, run_result_key
 from shared.testbeds.base import Connector, Observation, Observations, Tracked
 
 log = logging.getLogger(__name__)
 app = celery_app()
-
-
-def _timeout_of(session: Session, run: Run) -> float | None:
-    parent: Inspection | Deployment | None
-    if run.inspection_id is not None:
-        parent = session.get(Inspection, run.inspection_id)
-        spec = parent.specification if parent else {}
-        return (spec.get("run") or {}).get("timeout") or get_settings().run_timeout_s
-    parent = session.get(Deployment, run.deployment_id)
-    return (parent.specification if parent else {}).get("timeout") or get_settings().run_timeout_s
 
 
 def _finish(
@@ -44,21 +33,25 @@ def _finish(
     state: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Store an ended run's log and result, then move it to its final state.
+    """Store an ended attempt's log and result, then move the run to its final state, or back
+    to `queued` for another attempt when its request's retry policy says so.
 
     With `state` given (a run that vanished), only what is left is stored.
     """
     settings = get_settings()
     store = worker.store()
-    tracked = Tracked(run.id, run.backend_ref, run.node_name)
+    tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)
     with worker.reaching(testbed):
         collected = connector.collect(testbed, tracked, settings.log_cap_bytes)
     if collected.log is not None:
         store.put(run_log_key(run.id), collected.log)
+    retry_in: float | None = None
     with worker.transaction() as session:
         current = session.get(Run, run.id)
         if current is None or current.state not in ("placed", "running"):
             return
+        if current.attempt != run.attempt:
+            return  # another pass moved it on meanwhile
         hwinfo: dict[str, Any] | None = collected.hwinfo or None
         exit_code = None
         if state is None:
@@ -69,33 +62,51 @@ def _finish(
                 testbed=testbed.name,
                 node=run.node_name or "",
             )
+            result["attempt"] = run.attempt
             store.put(run_result_key(run.id), json.dumps(result).encode())
             state, reason = final_state(
-                result, current.cancel_requested, _timeout_of(session, current)
+                result, current.cancel_requested, attempts.policy(session, current).timeout_s
             )
             exit_code = result["exit_code"]
         elif current.cancel_requested:
             state, reason = "cancelled", "cancelled by request"
-        if cas_run(
-            session,
-            run.id,
-            ["placed", "running"],
-            state,
-            state_reason=reason,
-            hwinfo=hwinfo,
-            exit_code=exit_code,
-        ):
+        ended = {"state_reason": reason, "hwinfo": hwinfo, "exit_code": exit_code}
+        why = attempts.REASONS.get(state)
+        rules = attempts.policy(session, current)
+        if why is not None and attempts.again(session, current, why, rules):
+            attempts.mark(session, run.id, run.attempt, state, **ended)
+            backoff = rules.retry.backoff_s
+            note = f"attempt {run.attempt} {state}: {reason}; attempt {run.attempt + 1}"
+            note += f" in {backoff:g} s" if backoff else " is being placed"
+            if attempts.requeue(session, current, ("placed", "running"), note):
+                refresh_parent(session, current)
+                retry_in = backoff
+        elif cas_run(session, run.id, ["placed", "running"], state, **ended):
+            attempts.mark(session, run.id, run.attempt, state, **ended)
             refresh_parent(session, current)
+    if retry_in is not None:
+        _keep_log(store, run)
+        send("deployer.place", str(run.id), countdown=retry_in or None)
 
 
-def _follow(testbed: Testbed, run: Run, seen: Observation, connector: Connector) -> None:
+def _keep_log(store: ArtifactStore, run: Run) -> None:
+    """An ended attempt's log moves beside the run's (the next attempt's starts empty)."""
+    data = store.get(run_log_key(run.id))
+    if data:
+        store.put(f"runs/{run.id}/attempts/{run.attempt}/log", data)
+    store.put(run_log_key(run.id), b"")
+
+
+def _follow(
+    testbed: Testbed, run: Run, seen: Observation, connector: Connector, now: datetime
+) -> None:
     """Bring one run's row in step with what its testbed reports."""
     if seen.state == "ended":
         _finish(testbed, run, connector)
         return
     if seen.state == "gone":
         placed_at = run.placed_at or run.updated_at
-        if utcnow() - placed_at > timedelta(seconds=get_settings().lost_after_s):
+        if now - placed_at > timedelta(seconds=get_settings().lost_after_s):
             _finish(
                 testbed,
                 run,
@@ -106,33 +117,37 @@ def _follow(testbed: Testbed, run: Run, seen: Observation, connector: Connector)
             )
         return
     store = worker.store()
-    tracked = Tracked(run.id, run.backend_ref, run.node_name)
+    tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)
     with worker.reaching(testbed):
         data = connector.live_log(testbed, tracked, store.size(run_log_key(run.id)))
     if data is not None:
         store.put(run_log_key(run.id), data)
     if seen.state == "running" and run.state == "placed":
         with worker.transaction() as session:
-            if cas_run(
-                session, run.id, ["placed"], "running", started_at=utcnow(), state_reason=None
-            ):
+            if cas_run(session, run.id, ["placed"], "running", started_at=now, state_reason=None):
+                attempts.mark(session, run.id, run.attempt, "running", started_at=now)
                 refresh_parent(session, session.get(Run, run.id))
-    elif seen.state == "pending" and seen.reason and seen.reason != run.state_reason:
-        with worker.transaction() as session:
-            cas_run(session, run.id, ["placed"], "placed", state_reason=seen.reason)
+    elif seen.state == "pending" and run.state == "placed":
+        if seen.reason and seen.reason != run.state_reason:
+            with worker.transaction() as session:
+                cas_run(session, run.id, ["placed"], "placed", state_reason=seen.reason)
+        failover.queue_timeout(testbed, run, connector, seen.reason, now)
 
 
-def _store_nodes(testbed: Testbed, seen: Observations) -> None:
-    """What the cycle's call read of the nodes (the devices other work holds), for placement."""
+def _store_nodes(testbed: Testbed, seen: Observations, asked_at: datetime) -> None:
+    """What the cycle's call read of the nodes (the devices other work holds, the hosts that
+    did not answer), for placement and failover."""
     try:
         inventory.store_held_by_others(testbed.id, seen.held_by_others)
+        inventory.mark_hosts(testbed.id, seen.unreachable, seen.answered, asked_at)
     except Exception:  # the runs are still followed; the next cycle writes them again
         log.exception("storing the nodes of testbed %s failed", testbed.name)
 
 
 @app.task(name="monitor.poll", expires=30)
 def poll() -> int:
-    """One pass over every placed or running run: one batched look per testbed."""
+    """One pass over every placed or running run: one batched look per testbed; then the
+    runs of testbeds and hosts that stopped answering are failed over."""
     with worker.transaction() as session:
         rows = session.execute(
             select(Run, Testbed)
@@ -143,24 +158,37 @@ def poll() -> int:
     for run, testbed in rows:
         by_testbed.setdefault(testbed.id, (testbed, []))[1].append(run)
     for testbed, runs in by_testbed.values():
+        by_key = {attempts.current_key(r): r for r in runs}
+        asked_at = utcnow()
         try:
             connector = testbeds.connector(testbed.kind)
             with worker.reaching(testbed):
                 seen = connector.observe(
-                    testbed, [Tracked(r.id, r.backend_ref, r.node_name) for r in runs]
+                    testbed, [Tracked(k, r.backend_ref, r.node_name) for k, r in by_key.items()]
                 )
         except Exception:  # one testbed failing must not stop the others being watched
             log.exception("polling testbed %s failed", testbed.name)
             continue
         if isinstance(seen, Observations):
-            _store_nodes(testbed, seen)
-        for run in runs:
+            _store_nodes(testbed, seen, asked_at)
+        now = utcnow()
+        for key, run in by_key.items():
             try:
-                if run.id in seen:
-                    _follow(testbed, run, seen[run.id], connector)
+                if key in seen:
+                    _follow(testbed, run, seen[key], connector, now)
             except Exception:
                 log.exception("following run %s failed", run.id)
+    try:
+        failover.fail_over()
+    except Exception:
+        log.exception("failing over the runs of unreachable testbeds failed")
     return len(rows)
+
+
+@app.task(name="monitor.fence", expires=30)
+def fence() -> int:
+    """Stop the runners of superseded attempts on hosts that answer again."""
+    return failover.fence()
 
 
 @app.task(name="monitor.refresh", expires=300)
@@ -202,6 +230,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             settings.refresh_interval_s,
             settings.refresh_interval_s,
         ),
+        "fence": (settings.poll_enabled, settings.fence_interval_s, settings.fence_interval_s),
     }
     return {
         name: {

@@ -89,6 +89,8 @@ class Testbed(Base):
     credentials: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), default="unknown")
     state_reason: Mapped[str | None] = mapped_column(Text)
+    # When calls to it began failing (set going offline, cleared coming back): failover's clock.
+    unreachable_since: Mapped[datetime | None]
     refreshed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -102,6 +104,8 @@ class Node(Base):
     name: Mapped[str] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(20), default="online")
     state_reason: Mapped[str | None] = mapped_column(Text)
+    # A host of the testbed that stopped answering, while the others still do.
+    unreachable_since: Mapped[datetime | None]
     arch: Mapped[str | None] = mapped_column(String(20))
     cpu_vendor: Mapped[str | None] = mapped_column(String(100))
     cpu_model: Mapped[str | None] = mapped_column(String(255))
@@ -193,6 +197,8 @@ class Run(Base):
     node_name: Mapped[str | None] = mapped_column(String(255))
     backend_ref: Mapped[str | None] = mapped_column(String(255))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The number of the current (or last) attempt; 0 until it is first placed.
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     exit_code: Mapped[int | None] = mapped_column(Integer)
     hwinfo: Mapped[dict[str, Any] | None]
     placed_at: Mapped[datetime | None]
@@ -200,6 +206,36 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RunAttempt(Base):
+    """One placement of a run: where it went, why there, and how it ended. The run's own
+    columns mirror its current attempt; the run's result is its last attempt's."""
+
+    __tablename__ = "run_attempts"
+    __table_args__ = (UniqueConstraint("run_id", "number", name="run_number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    # The key the testbed knows the attempt by (folder, job name): the run id for the first.
+    key: Mapped[uuid.UUID] = mapped_column(Uuid)
+    state: Mapped[str] = mapped_column(String(20), default="placed")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    testbed_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("testbeds.id", ondelete="SET NULL")
+    )
+    node_name: Mapped[str | None] = mapped_column(String(255))
+    backend_ref: Mapped[str | None] = mapped_column(String(255))
+    # The chosen node and why: its free devices, its testbed's queue, the other candidates.
+    placement: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    hwinfo: Mapped[dict[str, Any] | None]
+    # Superseded while its host did not answer: its runner is killed when the host is back.
+    fence_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    placed_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
 
 class DedupeKey(Base):

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import asyncssh
 
 T = TypeVar("T")
-BACKOFF_MAX_S = 30.0
+BACKOFF_MAX_S = 10.0
 
 
 class SshError(Exception):
@@ -312,7 +312,11 @@ class Pool:
         try:
             return await work(connection)
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError, EOFError) as error:
-            if connection.closed or isinstance(error, asyncssh.ConnectionLost | EOFError):
+            # A command that timed out most often means a host that stopped answering: the
+            # connection is dropped, so the next call reconnects, and fails fast (with backoff)
+            # while the host is gone, instead of waiting out a timeout per call.
+            lost = asyncssh.ConnectionLost | EOFError | TimeoutError
+            if connection.closed or isinstance(error, lost):
                 connection.close()
                 self._connections.pop(target, None)
             raise SshError(f"ssh to {target.host}:{target.port}: {error!r}") from None

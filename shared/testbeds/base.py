@@ -55,15 +55,21 @@ class Observations(dict[uuid.UUID, Observation]):
     """What `observe` may return instead of a plain dict: the observations by run id, and what
     the same call read of the testbed's nodes: by node name, the devices its scheduler reports
     held by work that is not Tessera's runs (per accelerator entry, in the order the node's
-    refresh reports them). The monitor writes these into the node rows."""
+    refresh reports them); for testbeds of separate hosts, the hosts that did not answer
+    (with why; their runs are left out) and those that did. The monitor writes these into the
+    node rows."""
 
     def __init__(
         self,
         seen: Mapping[uuid.UUID, Observation] | None = None,
         held_by_others: Mapping[str, tuple[int, ...]] | None = None,
+        unreachable: Mapping[str, str] | None = None,
+        answered: Sequence[str] = (),
     ) -> None:
         super().__init__(seen or {})
         self.held_by_others: dict[str, tuple[int, ...]] = dict(held_by_others or {})
+        self.unreachable: dict[str, str] = dict(unreachable or {})
+        self.answered: tuple[str, ...] = tuple(answered)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ class Discovery:
 
 class Connector(Protocol):
     kind: ClassVar[str]
+    # Whether a placed run may wait in the testbed's own queue before it starts (a scheduler's
+    # pending job or pod); False where placing starts it (local, SSH hosts).
+    queues: ClassVar[bool]
 
     def refresh(self, testbed: Testbed, probed: Mapping[str, dict[str, Any]]) -> Discovery:
         """Discover the testbed's nodes. `probed`: the stored hwinfo of its known nodes, by

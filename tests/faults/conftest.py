@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import ssh_hosts
 from tests.conftest import reset_settings
 from tests.integration.conftest import Stack, _tessera, _wait_ready, free_port
 
@@ -212,7 +213,8 @@ def fault_stack(
         "TESSERA_POLL_INTERVAL_S": "0.5",
         "TESSERA_RECONCILE_INTERVAL_S": "3",
         "TESSERA_RECONCILE_AFTER_S": "10",
-        "TESSERA_LOST_AFTER_S": "30",
+        "TESSERA_LOST_AFTER_S": "15",
+        "TESSERA_SSH_TIMEOUT_S": "10",
         "TESSERA_INVENTORY_CACHE_S": "0.5",
         "TESSERA_RATE_LIMIT_PER_S": "0",
     }
@@ -287,3 +289,9 @@ def wait_terminal(stack: FaultStack, run_count: int, where: str, timeout: float)
 
 def api(stack: FaultStack, token: str | None = None) -> httpx.Client:
     return stack.client(token)
+
+
+def ssh_testbed(stack: FaultStack, name: str, work_dir: Path) -> str:
+    """An SSH testbed of the test hosts (scripts/ssh-hosts.sh), online with both; its id."""
+    with api(stack, stack.admin_token) as admin:
+        return str(ssh_hosts.register(admin, name, str(work_dir))["id"])

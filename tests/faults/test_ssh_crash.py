@@ -3,51 +3,19 @@ twice (each runner writes a line in its run's `starts` on the host)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import psycopg
 
-from tests.faults.conftest import WORKER, FaultStack, api, record, wait_terminal
+from tests.faults.conftest import WORKER, FaultStack, api, record, ssh_testbed, wait_terminal
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("TESSERA_SSH_HOSTS_STATE", "/var/lib/tessera-ssh-hosts"))
 RUNS = 40
 WHERE = "JOIN deployments d ON r.deployment_id = d.id WHERE d.identifier = 'ssh-crash'"
 
 
-def _testbed(stack: FaultStack, work_dir: Path) -> str:
-    subprocess.run([str(ROOT / "scripts" / "ssh-hosts.sh")], check=True, capture_output=True)
-    hosts = json.loads((STATE / "hosts.json").read_text())
-    keep = ("name", "host", "port", "user", "host_key")
-    with api(stack, stack.admin_token) as admin:
-        created = admin.post(
-            "/testbeds",
-            json={
-                "name": "ssh-crash",
-                "kind": "ssh",
-                "config": {"hosts": [{k: h[k] for k in keep} for h in hosts["hosts"]],
-                           "work_dir": str(work_dir)},
-                "credentials": Path(hosts["client_key"]).read_text(),
-            },
-        )  # fmt: skip
-        assert created.status_code == 201, created.text
-        testbed_id = str(created.json()["id"])
-        deadline = time.monotonic() + 90
-        while True:
-            body = admin.get(f"/testbeds/{testbed_id}").json()
-            if body["state"] == "online" and body["nodes"] == 2:
-                return testbed_id
-            assert time.monotonic() < deadline, body
-            time.sleep(0.3)
-
-
 def test_deployer_killed_mid_placement_on_ssh_hosts(fault_stack: FaultStack) -> None:
     work_dir = fault_stack.home / "ssh-hosts"
-    testbed_id = _testbed(fault_stack, work_dir)
+    testbed_id = ssh_testbed(fault_stack, "ssh-crash", work_dir)
     try:
         with api(fault_stack) as http:
             for _ in range(RUNS // 10):

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import ssh_hosts
 from tests.integration.conftest import Stack
-from tests.integration.test_slurm import NAME, _inspect, admin, sshd, testbed
+from tests.integration.test_slurm import GPU_SCRIPT, NAME, _inspect, admin, sshd, testbed
 
 pytestmark = pytest.mark.integration
 __all__ = ["admin", "sshd", "testbed"]  # the fixtures this module uses
@@ -98,3 +99,54 @@ def test_gpu_memory_requests_are_accepted(stack: Stack, client: httpx.Client, te
               "run": {"requests": {"hardware": {"gpu": "100GB.."}}}},
     )  # fmt: skip
     assert refused.status_code == 422 and "memory" in refused.json()["detail"], refused.text
+
+
+def test_a_run_pending_past_its_queue_timeout_moves_to_another_testbed(
+    stack: Stack,
+    client: httpx.Client,
+    admin: httpx.Client,
+    testbed: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Both H100s held by a job Tessera has not seen yet: its run pends in SLURM's queue
+    (Resources). Past its queue_timeout_s it is withdrawn (scancel) and placed on the SSH
+    hosts' H100s, which were registered meanwhile; the attempts say so."""
+    _free_h100(stack, admin, testbed, 2)
+    outside = _outside_job("gpu:h100:2")
+    spill: dict[str, Any] | None = None
+    try:
+        created = client.post(
+            "/inspections",
+            json={"base": "host", "script": GPU_SCRIPT,
+                  "run": {"requests": {"hardware": "H100:1"}, "queue_timeout_s": 6,
+                          "retry": {"attempts": 2, "on": ["no_capacity"]}}},
+        )  # fmt: skip
+        assert created.status_code == 202, created.text
+        inspection_id = created.json()["inspection_id"]
+        pending = stack.wait(
+            client,
+            f"/inspections/{inspection_id}/runs",
+            done=lambda body: "Resources" in (body["items"][0]["state_reason"] or ""),
+            timeout=60,
+        )["items"][0]
+        assert pending["state"] == "placed" and pending["testbed"] == NAME, pending
+        spill = ssh_hosts.register(admin, "ssh-spill", str(tmp_path_factory.mktemp("spill")))
+        final = stack.wait(client, f"/inspections/{inspection_id}", timeout=120)
+        assert final["state"] == "succeeded", final
+        run = client.get(f"/inspections/{inspection_id}/runs").json()["items"][0]
+        assert run["testbed"] == "ssh-spill" and run["attempt"] == 2, run
+        attempts = client.get(f"/runs/{run['id']}/attempts").json()["items"]
+    finally:
+        subprocess.run(["scancel", outside], check=True)
+        if spill is not None:  # (removing it renames it)
+            admin.delete(f"/testbeds/{spill['id']}")
+    assert [(a["testbed"], a["state"]) for a in attempts] == [
+        (NAME, "withdrawn"),
+        ("ssh-spill", "succeeded"),
+    ], attempts
+    reason = attempts[0]["state_reason"]
+    assert "no capacity" in reason and "Resources" in reason, reason
+    job = attempts[0]["backend_ref"]
+    assert _squeue("-j", job) in ([], ["CANCELLED"]), job  # withdrawn: scancel, never ran
+    result = client.get(f"/runs/{run['id']}/result").json()
+    assert result["node"] == "tessera-h1" and result["stdout"]["cuda"] in ("0", "1")

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import ssh_hosts
 from tests.integration.conftest import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,20 +36,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def hosts() -> dict[str, Any]:
-    subprocess.run([str(ROOT / "scripts" / "ssh-hosts.sh")], check=True, capture_output=True)
-    state: dict[str, Any] = json.loads((STATE / "hosts.json").read_text())
-    return state
+    return ssh_hosts.hosts()
 
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack) -> Iterator[httpx.Client]:
     with stack.client(stack.admin_token) as client:
         yield client
-
-
-def _config(hosts: dict[str, Any], work_dir: str) -> dict[str, Any]:
-    keep = ("name", "host", "port", "user", "host_key")
-    return {"hosts": [{k: h[k] for k in keep} for h in hosts["hosts"]], "work_dir": work_dir}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +58,7 @@ def testbed(
         json={
             "name": NAME,
             "kind": "ssh",
-            "config": _config(hosts, work_dir),
+            "config": ssh_hosts.config(hosts, work_dir),
             "credentials": Path(hosts["client_key"]).read_text(),
         },
     )
@@ -85,7 +79,7 @@ def testbed(
 def test_bad_configs_are_refused_naming_the_field(
     admin: httpx.Client, hosts: dict[str, Any]
 ) -> None:
-    config = _config(hosts, ".tessera")
+    config = ssh_hosts.config(hosts, ".tessera")
     key = Path(hosts["client_key"]).read_text()
     unpinned = json.loads(json.dumps(config))
     del unpinned["hosts"][1]["host_key"]

@@ -1,4 +1,5 @@
-"""/api/v1/runs/{run_id}: one run by its id, whatever made it; its log (live) and result."""
+"""/api/v1/runs/{run_id}: one run by its id, whatever made it; its attempts, its log (live)
+and result."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from services.api.deps import PrincipalDep, SessionDep
 from services.api.errors import Conflict, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.api.errors import responses as error_responses
 from services.api.routers.common import store
-from services.api.schemas import RunOut, RunResult
-from shared.db.models import Run, Testbed
+from services.api.schemas import AttemptList, AttemptOut, RunOut, RunResult
+from shared.db.models import Run, RunAttempt, Testbed
 from shared.states import RUN_TERMINAL
 from shared.store import run_log_key, run_result_key
 
@@ -49,6 +50,28 @@ async def get(run_id: uuid.UUID, session: SessionDep, who: PrincipalDep) -> RunO
     out = RunOut.model_validate(run)
     out.testbed = testbed
     return out
+
+
+@router.get(
+    "/{run_id}/attempts",
+    summary="A run's attempts: each placement, where and why, and how it ended",
+    operation_id="list_run_attempts",
+)
+async def list_attempts(run_id: uuid.UUID, session: SessionDep, who: PrincipalDep) -> AttemptList:
+    """Oldest first; the run's result is its last attempt's."""
+    run, _ = await owned_run(session, who.project_id, run_id)
+    rows = await session.execute(
+        select(RunAttempt, Testbed.name)
+        .outerjoin(Testbed, RunAttempt.testbed_id == Testbed.id)
+        .where(RunAttempt.run_id == run.id)
+        .order_by(RunAttempt.number)
+    )
+    items = []
+    for attempt, testbed in rows:
+        out = AttemptOut.model_validate(attempt)
+        out.testbed = testbed
+        items.append(out)
+    return AttemptList(items=items)
 
 
 @router.get(

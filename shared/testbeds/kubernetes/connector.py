@@ -56,6 +56,7 @@ class KubernetesConnector:
     """Kubernetes clusters through the API server; one ApiClient per testbed in this process."""
 
     kind: ClassVar[str] = KIND
+    queues: ClassVar[bool] = True  # a pod may be pending
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -37,6 +37,7 @@ class LocalConnector:
     """This machine as a testbed: runs are process trees started by the deployer."""
 
     kind: ClassVar[str] = KIND
+    queues: ClassVar[bool] = False  # placing a run starts its runner
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = runs_dir

@@ -31,6 +31,7 @@ from shared.testbeds.base import (
     Job,
     NodeReport,
     Observation,
+    Observations,
     Tracked,
     Unreachable,
 )
@@ -51,6 +52,7 @@ class SshConnector:
     """SSH hosts; one persistent connection per host in this process."""
 
     kind: ClassVar[str] = KIND
+    queues: ClassVar[bool] = False  # placing a run starts its runner
 
     def __init__(self, pool: ssh.Pool | None = None) -> None:
         self.ssh = pool or ssh.Pool()
@@ -173,9 +175,10 @@ class SshConnector:
 
         return self._guard(node, work)
 
-    def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:
-        """One remote command per host for all its runs. A host that does not answer is left
-        out this cycle (its runs are neither failed nor lost for it); none answering raises."""
+    def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> Observations:
+        """One remote command per host for all its runs. A host that does not answer is
+        reported so, and its runs are left out this cycle (the monitor's failover decides when
+        they are lost); the other hosts' runs are followed as usual."""
         found: dict[uuid.UUID, Observation] = {
             r.run_id: Observation("ended", reason=r.backend_ref)
             for r in runs
@@ -185,20 +188,20 @@ class SshConnector:
         for run in runs:
             if run.run_id not in found and run.node:
                 by_node.setdefault(run.node, []).append(run.run_id)
-        failures = []
+        unreachable: dict[str, str] = {}
+        answered: list[str] = []
         for node, ids in by_node.items():
             try:
                 seen = self._observe_host(testbed, node, ids)
             except (ssh.SshError, Unreachable) as error:
-                failures.append(f"{node}: unreachable: {error}")
+                unreachable[node] = str(error)[:400]
                 continue
+            answered.append(node)
             with self._lock:
                 for run_id, item in seen.items():
                     self._log_sizes[run_id] = item.log_size
                     found[run_id] = item.observation
-        if failures and len(failures) == len(by_node):
-            raise Unreachable("; ".join(failures)[:500])
-        return found
+        return Observations(found, unreachable=unreachable, answered=answered)
 
     def _observe_host(
         self, testbed: Testbed, node: str, ids: list[uuid.UUID]

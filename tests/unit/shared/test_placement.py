@@ -48,6 +48,39 @@ def test_runs_without_accelerators_keep_off_gpu_nodes() -> None:
     assert _names(placement.rank(nodes, (), {})) == ["cpu-1", "gpu-2", "gpu-1"]
 
 
+def _on(testbed: str, name: str, gpus: int = 0) -> placement.Candidate:
+    node = _node(name, gpus)
+    info = hardware.NodeInfo(**{**node.node.__dict__, "testbed": testbed})
+    return placement.Candidate(uuid.uuid4(), testbed, "slurm", info, node.runtimes)
+
+
+def test_across_testbeds_the_shortest_queue_then_the_least_busy_node_goes_first() -> None:
+    nodes = [_on("busy", "a", 2), _on("idle", "b", 2), _on("idle", "c", 2)]
+    wanted = hardware.parse_spec("H100:1").accelerators
+    load = placement.load_of(
+        [("busy", "a", "placed", 3), ("idle", "b", "running", 2), ("idle", "c", "running", 1)]
+    )
+    assert load.queued == {"busy": 3} and load.active[("idle", "b")] == 2
+    assert _names(placement.rank(nodes, wanted, {}, load)) == ["c", "b", "a"]
+    # free devices come before the queue: a node short of GPUs is last, however idle
+    held = {("idle", "c"): list(hardware.parse_spec("H100:2").accelerators)}
+    assert _names(placement.rank(nodes, wanted, held, load)) == ["b", "a", "c"]
+    # and a run that asks for none: the queue decides among equal nodes
+    assert _names(placement.rank(nodes, (), {}, load)) == ["c", "b", "a"]
+
+
+def test_the_choice_is_explained() -> None:
+    nodes = [_on("idle", "b", 2), _on("busy", "a", 2)]
+    wanted = hardware.parse_spec("H100:1").accelerators
+    load = placement.load_of([("busy", "a", "placed", 3)])
+    why = placement.explain(nodes, wanted, {}, load)
+    assert why["fitting_nodes"] == 2
+    assert why["chosen"] == {
+        "testbed": "idle", "node": "b", "free_devices": [2], "short": 0, "queued": 0, "active": 0
+    }  # fmt: skip
+    assert why["next"][0]["queued"] == 3
+
+
 def test_only_devices_of_the_requested_model_count_as_free() -> None:
     wanted = hardware.parse_spec("A100:1").accelerators
     nodes = [_node("busy", 1, "A100-SXM4-80GB"), _node("idle", 1, "A100-SXM4-80GB")]

@@ -2,6 +2,9 @@
 
 from .accelerator import Accelerator
 from .accepted import Accepted
+from .attempt_list import AttemptList
+from .attempt_out import AttemptOut
+from .attempt_out_placement import AttemptOutPlacement
 from .build_out import BuildOut
 from .build_section import BuildSection
 from .cancelled import Cancelled
@@ -28,6 +31,8 @@ from .node_page import NodePage
 from .python_section import PythonSection
 from .requests import Requests
 from .requests_hardware_type_0 import RequestsHardwareType0
+from .retry import Retry
+from .retry_on_item import RetryOnItem
 from .run_list import RunList
 from .run_out import RunOut
 from .run_result import RunResult
@@ -46,6 +51,9 @@ from .testbed_out_config import TestbedOutConfig
 __all__ = (
     "Accelerator",
     "Accepted",
+    "AttemptList",
+    "AttemptOut",
+    "AttemptOutPlacement",
     "BuildOut",
     "BuildSection",
     "Cancelled",
@@ -72,6 +80,8 @@ __all__ = (
     "PythonSection",
     "Requests",
     "RequestsHardwareType0",
+    "Retry",
+    "RetryOnItem",
     "RunList",
     "RunOut",
     "RunResult",

@@ -10,6 +10,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.deployment_spec_environment import DeploymentSpecEnvironment
     from ..models.requests import Requests
+    from ..models.retry import Retry
 
 
 T = TypeVar("T", bound="DeploymentSpec")
@@ -27,6 +28,9 @@ class DeploymentSpec:
         requests (None | Requests | Unset):
         batch_size (int | Unset):  Default: 1.
         timeout (int | None | Unset):
+        retry (None | Retry | Unset):
+        queue_timeout_s (float | None | Unset): Seconds a run may wait in a testbed's queue before it is withdrawn and
+            placed elsewhere (with no_capacity in retry.on).
         testbed (None | str | Unset):
     """
 
@@ -37,10 +41,13 @@ class DeploymentSpec:
     requests: None | Requests | Unset = UNSET
     batch_size: int | Unset = 1
     timeout: int | None | Unset = UNSET
+    retry: None | Retry | Unset = UNSET
+    queue_timeout_s: float | None | Unset = UNSET
     testbed: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.requests import Requests  # noqa: PLC0415
+        from ..models.retry import Retry  # noqa: PLC0415
 
         identifier: None | str | Unset
         if isinstance(self.identifier, Unset):
@@ -78,6 +85,20 @@ class DeploymentSpec:
         else:
             timeout = self.timeout
 
+        retry: dict[str, Any] | None | Unset
+        if isinstance(self.retry, Unset):
+            retry = UNSET
+        elif isinstance(self.retry, Retry):
+            retry = self.retry.to_dict()
+        else:
+            retry = self.retry
+
+        queue_timeout_s: float | None | Unset
+        if isinstance(self.queue_timeout_s, Unset):
+            queue_timeout_s = UNSET
+        else:
+            queue_timeout_s = self.queue_timeout_s
+
         testbed: None | str | Unset
         if isinstance(self.testbed, Unset):
             testbed = UNSET
@@ -101,6 +122,10 @@ class DeploymentSpec:
             field_dict["batch_size"] = batch_size
         if timeout is not UNSET:
             field_dict["timeout"] = timeout
+        if retry is not UNSET:
+            field_dict["retry"] = retry
+        if queue_timeout_s is not UNSET:
+            field_dict["queue_timeout_s"] = queue_timeout_s
         if testbed is not UNSET:
             field_dict["testbed"] = testbed
 
@@ -110,6 +135,7 @@ class DeploymentSpec:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.deployment_spec_environment import DeploymentSpecEnvironment  # noqa: PLC0415
         from ..models.requests import Requests  # noqa: PLC0415
+        from ..models.retry import Retry  # noqa: PLC0415
 
         d = dict(src_dict)
 
@@ -168,6 +194,32 @@ class DeploymentSpec:
 
         timeout = _parse_timeout(d.pop("timeout", UNSET))
 
+        def _parse_retry(data: object) -> None | Retry | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                retry_type_0 = Retry.from_dict(data)
+
+                return retry_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Retry | Unset, data)
+
+        retry = _parse_retry(d.pop("retry", UNSET))
+
+        def _parse_queue_timeout_s(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
+
+        queue_timeout_s = _parse_queue_timeout_s(d.pop("queue_timeout_s", UNSET))
+
         def _parse_testbed(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -185,6 +237,8 @@ class DeploymentSpec:
             requests=requests,
             batch_size=batch_size,
             timeout=timeout,
+            retry=retry,
+            queue_timeout_s=queue_timeout_s,
             testbed=testbed,
         )
 

@@ -24,6 +24,7 @@ class RunOut:
         testbed (None | str):
         node_name (None | str):
         exit_code (int | None):
+        attempt (int): The number of its current or last attempt. Default: 0.
         created_at (datetime.datetime):
         placed_at (datetime.datetime | None):
         started_at (datetime.datetime | None):
@@ -43,6 +44,7 @@ class RunOut:
     placed_at: datetime.datetime | None
     started_at: datetime.datetime | None
     finished_at: datetime.datetime | None
+    attempt: int = 0
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +77,8 @@ class RunOut:
 
         exit_code: int | None
         exit_code = self.exit_code
+
+        attempt = self.attempt
 
         created_at = self.created_at.isoformat()
 
@@ -109,6 +113,7 @@ class RunOut:
                 "testbed": testbed,
                 "node_name": node_name,
                 "exit_code": exit_code,
+                "attempt": attempt,
                 "created_at": created_at,
                 "placed_at": placed_at,
                 "started_at": started_at,
@@ -185,6 +190,8 @@ class RunOut:
 
         exit_code = _parse_exit_code(d.pop("exit_code"))
 
+        attempt = d.pop("attempt")
+
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
         def _parse_placed_at(data: object) -> datetime.datetime | None:
@@ -242,6 +249,7 @@ class RunOut:
             testbed=testbed,
             node_name=node_name,
             exit_code=exit_code,
+            attempt=attempt,
             created_at=created_at,
             placed_at=placed_at,
             started_at=started_at,

@@ -10,10 +10,11 @@ from shared.config import Settings
 def test_the_beat_leaves_out_the_loops_turned_off(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The fence loop goes with the poll: it is on and off with it."""
     from services.monitor.tasks import beat_schedule
     from shared.config import get_settings
 
-    assert set(beat_schedule()) == {"poll", "reconcile", "refresh"}
+    assert set(beat_schedule()) == {"poll", "reconcile", "refresh", "fence"}
     monkeypatch.setenv("TESSERA_REFRESH_ENABLED", "false")
     monkeypatch.setenv("TESSERA_POLL_ENABLED", "0")
     get_settings.cache_clear()
