@@ -25,7 +25,8 @@ services:
 	@scripts/registry.sh
 	@scripts/base-image.sh
 
-# Prometheus and docker-compose, which the metrics and deploy tests run for real.
+# Prometheus and docker-compose, which the metrics and deploy tests run for real; Chromium,
+# which the dashboard's browser tests drive.
 tools:
 	@scripts/test-tools.sh
 
@@ -55,6 +56,7 @@ bench: install services
 	$(BIN)/python bench/slurm.py
 	$(BIN)/python bench/kubernetes.py
 	$(BIN)/python bench/ssh.py
+	$(BIN)/python bench/ui.py
 
 # openapi.json is exported from the app; the client in clients/python is generated from it.
 openapi: install

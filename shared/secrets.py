@@ -6,6 +6,8 @@ in `<home>/secret.key`, so every process sharing the home folder reads the same 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -54,3 +56,9 @@ def decrypt(stored: str, settings: Settings | None = None) -> str:
     except InvalidToken:
         raise SecretError("the stored credentials do not decrypt with TESSERA_SECRET_KEY") from None
     return plain.decode()
+
+
+def derived_key(purpose: str, settings: Settings | None = None) -> bytes:
+    """A key of its own for `purpose` (the dashboard's session cookies), derived from the
+    credentials key, so every API process sharing that key signs alike."""
+    return hmac.new(_key(settings or get_settings()), purpose.encode(), hashlib.sha256).digest()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api import errors
+from services.api import errors, web
 from services.api import metrics as api_metrics
 from services.api.deps import RateLimiter, TokenCache
 from services.api.routers import deployments, health, inspections, nodes, runs, testbeds
@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(api_metrics.router)
+    # The dashboard at / (services/api/web/): pages, none of them in the OpenAPI document.
+    web.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

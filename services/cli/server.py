@@ -219,6 +219,7 @@ def up() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"Tessera is up at {url} (database {settings.db_url})")
+    print(f"dashboard: {url}/  (sign in with the admin token)")
     print(f"admin token{' (new)' if new else ''}: {token}  (also in {settings.home}/admin.token)")
     print(
         "try:\n  tessera inspect examples/avx512-check/spec.yaml   (finds this server and token)\n"
