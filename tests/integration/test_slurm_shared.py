@@ -13,7 +13,7 @@ import pytest
 
 from tests import ssh_hosts
 from tests.integration.conftest import Stack
-from tests.integration.test_slurm import GPU_SCRIPT, NAME, _inspect, admin, sshd, testbed
+from tests.integration.test_slurm import GPU_SCRIPT, NAME, Sshd, _inspect, admin, sshd, testbed
 
 pytestmark = pytest.mark.integration
 __all__ = ["admin", "sshd", "testbed"]  # the fixtures this module uses
@@ -150,3 +150,60 @@ def test_a_run_pending_past_its_queue_timeout_moves_to_another_testbed(
     assert _squeue("-j", job) in ([], ["CANCELLED"]), job  # withdrawn: scancel, never ran
     result = client.get(f"/runs/{run['id']}/result").json()
     assert result["node"] == "tessera-h1" and result["stdout"]["cuda"] in ("0", "1")
+
+
+def test_a_pending_run_moves_at_once_when_its_cluster_stops_answering(
+    stack: Stack,
+    client: httpx.Client,
+    admin: httpx.Client,
+    sshd: Sshd,
+    testbed: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A run pending in SLURM's queue (not started) when the cluster's login node goes away is
+    placed on another testbed at once, without waiting for the lost timeout; when the login
+    node is back, its job, superseded, is fenced: scancel, never run."""
+    _free_h100(stack, admin, testbed, 2)
+    outside = _outside_job("gpu:h100:2")
+    spill: dict[str, Any] | None = None
+    try:
+        created = client.post(
+            "/inspections",
+            json={"base": "host", "script": GPU_SCRIPT,
+                  "run": {"requests": {"hardware": "H100:1"}}},
+        )  # fmt: skip
+        inspection_id = created.json()["inspection_id"]
+        runs = f"/inspections/{inspection_id}/runs"
+        pending = stack.wait(
+            client,
+            runs,
+            done=lambda body: "Resources" in (body["items"][0]["state_reason"] or ""),
+            timeout=60,
+        )["items"][0]
+        assert pending["state"] == "placed" and pending["testbed"] == NAME, pending
+        spill = ssh_hosts.register(admin, "ssh-spill", str(tmp_path_factory.mktemp("spill")))
+        sshd.stop()
+        try:
+            moved = stack.wait(
+                client, runs, done=lambda body: body["items"][0]["attempt"] == 2, timeout=45
+            )["items"][0]
+            final = stack.wait(client, f"/inspections/{inspection_id}", timeout=90)
+            assert final["state"] == "succeeded", final
+        finally:
+            sshd.start()
+        attempts_path = f"/runs/{moved['id']}/attempts"
+        fenced = stack.wait(
+            client,
+            attempts_path,
+            done=lambda body: body["items"][0]["state"] == "superseded",
+            timeout=90,
+        )["items"]
+    finally:
+        subprocess.run(["scancel", outside], check=True)
+        if spill is not None:
+            admin.delete(f"/testbeds/{spill['id']}")
+    first, second = fenced
+    assert (first["testbed"], second["testbed"]) == (NAME, "ssh-spill"), fenced
+    assert "stopped answering before it started" in first["state_reason"], first
+    assert second["state"] == "succeeded" and not first["fence_pending"]
+    assert _squeue("-j", first["backend_ref"]) in ([], ["CANCELLED"]), first
