@@ -119,6 +119,20 @@ def feasible(
     return Unmet(spec_field, reason)
 
 
+def why_not(candidate: Candidate, spec: hardware.HardwareSpec, image: str | None) -> str | None:
+    """The first constraint the node fails for a run of `spec` (in `image`, or on the node's
+    own OS when None), in the words `feasible` uses; None when it fits."""
+    if not candidate.node.online:
+        return "node is offline"
+    runtimes = candidate.runtimes
+    if image is None and not ("native" in runtimes or runtimes.isdisjoint(IMAGE_ONLY)):
+        return "it runs only images (Kubernetes): give a base image, or set host_image"
+    if image is not None and not runtimes & IMAGE_RUNTIMES:
+        return f"no container runtime to run image {image!r}"
+    reasons = hardware.match(spec, candidate.node)
+    return reasons[0] if reasons else None
+
+
 # ---- what the active runs hold ----------------------------------------------------------------
 
 Held = Mapping[tuple[str, str], Sequence[hardware.AcceleratorSpec]]

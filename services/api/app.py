@@ -13,7 +13,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api import errors, web
 from services.api import metrics as api_metrics
 from services.api.deps import RateLimiter, TokenCache
-from services.api.routers import deployments, health, inspections, nodes, runs, testbeds
+from services.api.routers import (
+    deployments,
+    health,
+    inspections,
+    nodes,
+    offers,
+    runs,
+    testbeds,
+)
 from services.api.service import CandidateCache
 from services.api.submit_pg import PgSubmits
 from shared.broker import make_publisher
@@ -118,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Each router included once, straight into the app: every level of inclusion is matched
     # again on each request.
-    for module in (inspections, deployments, runs, testbeds, nodes):
+    for module in (inspections, deployments, runs, testbeds, nodes, offers):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(api_metrics.router)

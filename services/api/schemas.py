@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.schemas import Strict
+from shared.schemas import Requests, Strict, check_image, check_testbed_name
 
 
 class Out(BaseModel):
@@ -87,6 +87,62 @@ class AttemptOut(Out):
 
 class AttemptList(Out):
     items: list[AttemptOut]
+
+
+class OfferRequest(Requests):
+    """What a run would ask: its hardware, cores and memory, an image (else the host), and a
+    pinned testbed."""
+
+    image: str | None = Field(None, description="Run in this image; omit to run on the host.")
+    testbed: str | None = Field(None, description="Only this testbed, as a pinned run.")
+
+    _testbed = field_validator("testbed")(check_testbed_name)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image(value)
+
+
+class Offer(Out):
+    """A node that fits, as placement ranks it."""
+
+    rank: int = Field(description="1 is where placement would put the run now.")
+    testbed: str
+    kind: str
+    node: str
+    can_start_now: bool = Field(description="It has the devices asked for free now.")
+    short: int = Field(description="Devices asked for that it lacks free now.")
+    queued: int = Field(description="Tessera's runs placed on its testbed, not started yet.")
+    active: int = Field(description="Tessera's runs placed or running on the node.")
+    cores: int | None
+    memory_bytes: int | None
+    accelerators: list[Accelerator]
+
+
+class RuledOut(Out):
+    testbed: str
+    node: str
+    reason: str = Field(description="The first constraint it fails.")
+
+
+class Offers(Out):
+    hardware: dict[str, Any] = Field(description="The request as Tessera read it.")
+    offers: list[Offer]
+    ruled_out: list[RuledOut]
+    waiting: str | None = Field(
+        None, description="Why a run would wait now (every node that fits is busy)."
+    )
+    unmet: str | None = Field(None, description="Why no node fits, when none does.")
+
+
+class RunPlacement(Out):
+    """Where a run's current attempt was placed, and why there (as stored at placement)."""
+
+    attempt: int
+    testbed: str | None
+    node_name: str | None
+    placement: dict[str, Any]
 
 
 class RunList(Out):
@@ -329,6 +385,18 @@ DEPLOYMENT_EXAMPLES: dict[str, Any] = {
             "image": "registry.example:5000/app:1.0",
             "command": ["python", "serve.py"],
             "requests": {"hardware": "H100:1"},
+        },
+    },
+}
+OFFER_EXAMPLES: dict[str, Any] = {
+    "gpus": {"summary": "Two H100s on the host", "value": {"hardware": "H100:2"}},
+    "full": {
+        "summary": "A full spec in an image",
+        "value": {
+            "hardware": {"cpu": {"flags": ["avx512f"]}, "gpu": "nvidia:40GB..:1"},
+            "cpu": 8,
+            "memory": "64GiB",
+            "image": "registry.example:5000/app:1.0",
         },
     },
 }

@@ -184,6 +184,20 @@ def test_nodes_like_show_gpus(cli: Cli) -> None:
     assert cli.json("nodes", "--gpu", "H100") == {"items": []}
 
 
+def test_offers_rank_what_fits_and_say_why_the_rest_does_not(cli: Cli) -> None:
+    found = cli.json("offers", "--cpu", "1")
+    local = [offer for offer in found["offers"] if offer["testbed"] == "local"]
+    assert local and local[0]["can_start_now"] and found["offers"][0]["rank"] == 1
+    table = cli("offers", "--cpu", "1")
+    assert table.returncode == 0 and "RANK" in table.stdout and "local" in table.stdout
+    refused = cli("offers", "H100:1")  # no H100 here: every node is ruled out, naming it
+    assert refused.returncode == 1, refused.stderr
+    assert "Ruled out" in refused.stdout and "H100" in refused.stdout
+    assert "no node fits" in refused.stderr
+    bad = cli("offers", "H100:x")
+    assert bad.returncode == 2 and "hardware" in bad.stderr, bad.stderr
+
+
 def test_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
     assert cli("inspect", "--batch-size", "many").returncode == exits.USAGE
     assert cli("no-such-command").returncode == exits.USAGE

@@ -15,7 +15,7 @@ from services.api.deps import PrincipalDep, SessionDep
 from services.api.errors import Conflict, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.api.errors import responses as error_responses
 from services.api.routers.common import store
-from services.api.schemas import AttemptList, AttemptOut, RunOut, RunResult
+from services.api.schemas import AttemptList, AttemptOut, RunOut, RunPlacement, RunResult
 from shared.db.models import Run, RunAttempt, Testbed
 from shared.states import RUN_TERMINAL
 from shared.store import run_log_key, run_result_key
@@ -72,6 +72,30 @@ async def list_attempts(run_id: uuid.UUID, session: SessionDep, who: PrincipalDe
         out.testbed = testbed
         items.append(out)
     return AttemptList(items=items)
+
+
+@router.get(
+    "/{run_id}/placement",
+    summary="Where a run's current attempt was placed, and why there",
+    operation_id="get_run_placement",
+)
+async def get_placement(run_id: uuid.UUID, session: SessionDep, who: PrincipalDep) -> RunPlacement:
+    """The chosen node, what it offered (free devices, its testbed's queue, its active runs)
+    and the next candidates, as stored when it was placed; 404 before it is first placed."""
+    run, testbed = await owned_run(session, who.project_id, run_id)
+    attempt = (
+        await session.execute(
+            select(RunAttempt, Testbed.name)
+            .outerjoin(Testbed, RunAttempt.testbed_id == Testbed.id)
+            .where(RunAttempt.run_id == run.id, RunAttempt.number == run.attempt)
+        )
+    ).first()
+    if attempt is None:
+        raise NotFound(f"run {run.id} has not been placed yet")
+    row, name = attempt
+    return RunPlacement(
+        attempt=row.number, testbed=name, node_name=row.node_name, placement=row.placement
+    )
 
 
 @router.get(

@@ -22,4 +22,5 @@ def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=panel)(queries.cancel)
     app.command("list", rich_help_panel=panel)(queries.list_)
     app.command(rich_help_panel=panel)(queries.nodes)
+    app.command(rich_help_panel=panel)(queries.offers)
     app.add_typer(testbeds.app, name="testbeds", rich_help_panel=panel)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from tessera_client.models import Accelerator, NodeOut, RunOut, RunResult
+from tessera_client.models import Accelerator, NodeOut, Offers, RunOut, RunResult
 from tessera_client.types import Unset
 
 from services.cli.user import exits
@@ -192,3 +192,31 @@ def nodes_tables(nodes: Sequence[NodeOut]) -> list[Table]:
             size(node.memory_bytes),
         )
     return ([summary] if groups else []) + [table]
+
+
+def offers_tables(offers: Offers) -> list[Table]:
+    """What a request would get, ranked as placement ranks it, and why the rest is ruled out."""
+    ranked = Table(title="Offers", box=None, pad_edge=False, header_style="bold")
+    for column in ("RANK", "TESTBED", "NODE", "NOW", "ACCELERATORS (FREE/TOTAL)", "QUEUED",
+                   "ACTIVE"):  # fmt: skip
+        ranked.add_column(column)
+    for offer in offers.offers:
+        accelerators = ", ".join(
+            f"{_accelerator_name(a)} {a.free if a.free is not None else a.count}/{a.count}"
+            for a in offer.accelerators
+        )
+        ranked.add_row(
+            str(offer.rank),
+            escape(offer.testbed),
+            escape(offer.node),
+            "[green]yes[/]" if offer.can_start_now else f"short {offer.short}",
+            escape(accelerators or "-"),
+            str(offer.queued),
+            str(offer.active),
+        )
+    out_of = Table(title="Ruled out", box=None, pad_edge=False, header_style="bold")
+    for column in ("TESTBED", "NODE", "WHY"):
+        out_of.add_column(column)
+    for item in offers.ruled_out:
+        out_of.add_row(escape(item.testbed), escape(item.node), escape(item.reason))
+    return [table for table in (ranked, out_of) if table.row_count]

@@ -1,4 +1,5 @@
-"""The commands that look at work already sent: status, logs, result, cancel, list, nodes."""
+"""The commands that look at work already sent: status, logs, result, cancel, list; and at
+where work would go: nodes, offers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from tessera_client import AuthenticatedClient
 from tessera_client.api.deployments import list_deployments
 from tessera_client.api.inspections import get_inspection_build_log, list_inspections
-from tessera_client.api.nodes import list_nodes
+from tessera_client.api.nodes import list_nodes, list_offers
 from tessera_client.api.runs import get_run_log, get_run_result
 from tessera_client.models import (
     Cancelled,
@@ -22,6 +23,7 @@ from tessera_client.models import (
     InspectionPage,
     NodeOut,
     NodePage,
+    Offers,
     RunOut,
     RunResult,
 )
@@ -35,6 +37,7 @@ from services.cli.user.output import (
     emit_json,
     err,
     nodes_tables,
+    offers_tables,
     out,
     result_lines,
     runs_table,
@@ -256,3 +259,34 @@ def nodes(
         if number:
             out.print()
         out.print(table)
+
+
+@handled
+def offers(
+    gpu: Annotated[
+        str | None, typer.Argument(help="What a run asks: H100:2, nvidia:40GB..")
+    ] = None,
+    cpu: Annotated[str | None, typer.Option(help="Cores: 2, 0.5 or 500m.")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory with a unit: 16GiB.")] = None,
+    image: Annotated[str | None, typer.Option(help="Run in this image (else on the host).")] = None,
+    testbed: Annotated[str | None, typer.Option(help="Only this testbed's.")] = None,
+    output: OutputOption = Output.text,
+) -> None:
+    """Where a run would go, in the order placement would try, and why every other node is
+    ruled out (the first constraint it fails)."""
+    query: dict[str, Any] = {"hardware": gpu, "cpu": cpu, "memory": memory, "image": image,
+                             "testbed": testbed}  # fmt: skip
+    query = {key: item for key, item in query.items() if item is not None}
+    found = call(list_offers.sync_detailed, Offers, client=client(), **query)
+    if output is Output.json:
+        emit_json(found.to_dict())
+        return
+    for number, table in enumerate(offers_tables(found)):
+        if number:
+            out.print()
+        out.print(table)
+    if found.waiting:
+        err.print(escape(found.waiting))
+    if found.unmet:
+        err.print(escape(found.unmet))
+        raise typer.Exit(exits.FAILED)

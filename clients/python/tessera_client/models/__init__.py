@@ -28,13 +28,21 @@ from .inspection_specification import InspectionSpecification
 from .node_out import NodeOut
 from .node_out_labels import NodeOutLabels
 from .node_page import NodePage
+from .offer import Offer
+from .offer_request import OfferRequest
+from .offer_request_hardware_type_0 import OfferRequestHardwareType0
+from .offers import Offers
+from .offers_hardware import OffersHardware
 from .python_section import PythonSection
 from .requests import Requests
 from .requests_hardware_type_0 import RequestsHardwareType0
 from .retry import Retry
 from .retry_on_item import RetryOnItem
+from .ruled_out import RuledOut
 from .run_list import RunList
 from .run_out import RunOut
+from .run_placement import RunPlacement
+from .run_placement_placement import RunPlacementPlacement
 from .run_result import RunResult
 from .run_result_hwinfo import RunResultHwinfo
 from .run_result_os_release_type_0 import RunResultOsReleaseType0
@@ -77,13 +85,21 @@ __all__ = (
     "NodeOut",
     "NodeOutLabels",
     "NodePage",
+    "Offer",
+    "OfferRequest",
+    "OfferRequestHardwareType0",
+    "Offers",
+    "OffersHardware",
     "PythonSection",
     "Requests",
     "RequestsHardwareType0",
     "Retry",
     "RetryOnItem",
+    "RuledOut",
     "RunList",
     "RunOut",
+    "RunPlacement",
+    "RunPlacementPlacement",
     "RunResult",
     "RunResultHwinfo",
     "RunResultOsReleaseType0",

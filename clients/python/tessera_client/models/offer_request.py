@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.offer_request_hardware_type_0 import OfferRequestHardwareType0
+
+
+T = TypeVar("T", bound="OfferRequest")
+
+
+@_attrs_define
+class OfferRequest:
+    """What a run would ask: its hardware, cores and memory, an image (else the host), and a
+    pinned testbed.
+
+        Attributes:
+            cpu (float | None | str | Unset): Cores: 2, 0.5 or '500m'.
+            memory (None | str | Unset): Memory with a unit: '4GiB', '512MB'.
+            hardware (None | OfferRequestHardwareType0 | str | Unset): Hardware spec: cpu arch/flags/cores, memory, gpu
+                ('H100:2'), accelerators, labels, features, node.
+            image (None | str | Unset): Run in this image; omit to run on the host.
+            testbed (None | str | Unset): Only this testbed, as a pinned run.
+    """
+
+    cpu: float | None | str | Unset = UNSET
+    memory: None | str | Unset = UNSET
+    hardware: None | OfferRequestHardwareType0 | str | Unset = UNSET
+    image: None | str | Unset = UNSET
+    testbed: None | str | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.offer_request_hardware_type_0 import OfferRequestHardwareType0  # noqa: PLC0415
+
+        cpu: float | None | str | Unset
+        if isinstance(self.cpu, Unset):
+            cpu = UNSET
+        else:
+            cpu = self.cpu
+
+        memory: None | str | Unset
+        if isinstance(self.memory, Unset):
+            memory = UNSET
+        else:
+            memory = self.memory
+
+        hardware: dict[str, Any] | None | str | Unset
+        if isinstance(self.hardware, Unset):
+            hardware = UNSET
+        elif isinstance(self.hardware, OfferRequestHardwareType0):
+            hardware = self.hardware.to_dict()
+        else:
+            hardware = self.hardware
+
+        image: None | str | Unset
+        if isinstance(self.image, Unset):
+            image = UNSET
+        else:
+            image = self.image
+
+        testbed: None | str | Unset
+        if isinstance(self.testbed, Unset):
+            testbed = UNSET
+        else:
+            testbed = self.testbed
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update({})
+        if cpu is not UNSET:
+            field_dict["cpu"] = cpu
+        if memory is not UNSET:
+            field_dict["memory"] = memory
+        if hardware is not UNSET:
+            field_dict["hardware"] = hardware
+        if image is not UNSET:
+            field_dict["image"] = image
+        if testbed is not UNSET:
+            field_dict["testbed"] = testbed
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.offer_request_hardware_type_0 import OfferRequestHardwareType0  # noqa: PLC0415
+
+        d = dict(src_dict)
+
+        def _parse_cpu(data: object) -> float | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | str | Unset, data)
+
+        cpu = _parse_cpu(d.pop("cpu", UNSET))
+
+        def _parse_memory(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        memory = _parse_memory(d.pop("memory", UNSET))
+
+        def _parse_hardware(data: object) -> None | OfferRequestHardwareType0 | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                hardware_type_0 = OfferRequestHardwareType0.from_dict(data)
+
+                return hardware_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | OfferRequestHardwareType0 | str | Unset, data)
+
+        hardware = _parse_hardware(d.pop("hardware", UNSET))
+
+        def _parse_image(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        image = _parse_image(d.pop("image", UNSET))
+
+        def _parse_testbed(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        testbed = _parse_testbed(d.pop("testbed", UNSET))
+
+        offer_request = cls(
+            cpu=cpu,
+            memory=memory,
+            hardware=hardware,
+            image=image,
+            testbed=testbed,
+        )
+
+        return offer_request
