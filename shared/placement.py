@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -44,6 +44,8 @@ class Candidate:
     runtimes: frozenset[str]
     # Per accelerator entry: what the scheduler reports held by work that is not Tessera's.
     others: tuple[int, ...] = ()
+    # What the node's scheduler lets runs ask (SLURM: partitions, accounts, qos, reservations).
+    scheduler: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 def online_nodes() -> Select[Node, str, str]:
@@ -65,6 +67,7 @@ def candidate(node: Node, testbed: str, kind: str) -> Candidate:
         node=node_from_json(node.name, testbed, node.inventory, node.state == "online"),
         runtimes=frozenset(node.inventory.get("runtimes", ())),
         others=held_by_others(node.inventory),
+        scheduler=node.inventory.get("slurm") or {},
     )
 
 
@@ -74,6 +77,31 @@ class Unmet:
     reason: str
 
 
+# A SLURM option a run asks, and what the node's refresh lists for it.
+SLURM_LISTS = {
+    "partition": "partitions",
+    "account": "accounts",
+    "qos": "qos",
+    "reservation": "reservations",
+}
+
+
+def slurm_unmet(candidate: Candidate, slurm: Mapping[str, str]) -> tuple[str, str] | None:
+    """(option, why) when the node cannot take the run's SLURM options; None when it can.
+    An option the cluster would not list (sacctmgr without slurmdbd) is left to sbatch."""
+    if not slurm:
+        return None
+    if candidate.kind != "slurm":
+        return next(iter(slurm)), f"testbed {candidate.testbed} is not a SLURM cluster"
+    for option, value in slurm.items():
+        known = candidate.scheduler.get(SLURM_LISTS[option])
+        if known is not None and value not in known:
+            listed = ", ".join(known) or "none"
+            where = "the node is in" if option == "partition" else "the cluster lists"
+            return option, f"{option} {value!r} is not one {where} ({listed})"
+    return None
+
+
 def feasible(
     spec: hardware.HardwareSpec,
     candidates: Sequence[Candidate],
@@ -81,8 +109,10 @@ def feasible(
     testbed: str | None,
     image: str | None,
     spec_field: str,
+    slurm: Mapping[str, str] | None = None,
 ) -> list[Candidate] | Unmet:
-    """The candidates that fit, in order; or the one constraint that no node meets."""
+    """The candidates that fit, in order; or the one constraint that no node meets.
+    `slurm`: the run's SLURM options (partition, qos, account, reservation)."""
     if testbed is not None:
         pool = [c for c in candidates if c.testbed == testbed]
         if not pool and testbed not in {c.testbed for c in candidates}:
@@ -113,15 +143,30 @@ def feasible(
                 " (base 'host' runs on the node's own OS)",
             )
     fits = [c for c in pool if not hardware.match(spec, c.node)]
-    if fits:
-        return fits
-    reason = hardware.first_unmet(spec, [c.node for c in pool]) or "no node fits"
-    return Unmet(spec_field, reason)
+    if not fits:
+        reason = hardware.first_unmet(spec, [c.node for c in pool]) or "no node fits"
+        return Unmet(spec_field, reason)
+    if slurm:
+        refused = [(c, slurm_unmet(c, slurm)) for c in fits]
+        if not any(why is None for _, why in refused):
+            candidate, (option, why) = next((c, w) for c, w in refused if w is not None)
+            where = spec_field.rsplit(".", 1)[0]
+            return Unmet(
+                f"{where}.slurm.{option}", f"{candidate.testbed}/{candidate.node.name}: {why}"
+            )
+        fits = [c for c, why in refused if why is None]
+    return fits
 
 
-def why_not(candidate: Candidate, spec: hardware.HardwareSpec, image: str | None) -> str | None:
+def why_not(
+    candidate: Candidate,
+    spec: hardware.HardwareSpec,
+    image: str | None,
+    slurm: Mapping[str, str] | None = None,
+) -> str | None:
     """The first constraint the node fails for a run of `spec` (in `image`, or on the node's
-    own OS when None), in the words `feasible` uses; None when it fits."""
+    own OS when None, with the SLURM options `slurm`), in the words `feasible` uses; None
+    when it fits."""
     if not candidate.node.online:
         return "node is offline"
     runtimes = candidate.runtimes
@@ -130,7 +175,10 @@ def why_not(candidate: Candidate, spec: hardware.HardwareSpec, image: str | None
     if image is not None and not runtimes & IMAGE_RUNTIMES:
         return f"no container runtime to run image {image!r}"
     reasons = hardware.match(spec, candidate.node)
-    return reasons[0] if reasons else None
+    if reasons:
+        return reasons[0]
+    refused = slurm_unmet(candidate, slurm or {})
+    return None if refused is None else refused[1]
 
 
 # ---- what the active runs hold ----------------------------------------------------------------

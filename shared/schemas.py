@@ -133,6 +133,22 @@ def check_image(value: str) -> str:
     return value
 
 
+SLURM_NAME = r"^[A-Za-z0-9_.+\-]{1,128}$"
+
+
+class SlurmRequest(Strict):
+    """Where on a SLURM cluster a run queues and what it is charged to (SLURM testbeds only;
+    each overrides the testbed's default, and is checked against what its refresh found)."""
+
+    partition: str | None = Field(None, pattern=SLURM_NAME, examples=["gpu"])
+    qos: str | None = Field(None, pattern=SLURM_NAME, examples=["high"])
+    account: str | None = Field(None, pattern=SLURM_NAME, examples=["proj-42"])
+    reservation: str | None = Field(None, pattern=SLURM_NAME, examples=["maint-dec"])
+
+    def options(self) -> dict[str, str]:
+        return {key: value for key, value in self.model_dump().items() if value}
+
+
 class Requests(Strict):
     """Resources for a build or a run (Amun's `requests`), plus the hardware spec."""
 
@@ -143,6 +159,9 @@ class Requests(Strict):
         description="Hardware spec: cpu arch/flags/cores, memory, gpu ('H100:2'), "
         "accelerators, labels, features, node.",
         examples=["H100:1", {"cpu": {"flags": ["avx512f"]}}],
+    )
+    slurm: SlurmRequest | None = Field(
+        None, description="SLURM partition, qos, account, reservation (SLURM testbeds only)."
     )
 
     @field_validator("cpu", mode="before")
@@ -178,6 +197,9 @@ class Requests(Strict):
 
     def memory_bytes(self) -> int | None:
         return None if self.memory is None else hardware.parse_memory(self.memory)
+
+    def slurm_options(self) -> dict[str, str]:
+        return self.slurm.options() if self.slurm else {}
 
     def spec(self) -> HardwareSpec:
         """The hardware spec with cpu and memory requests folded in as minimums."""

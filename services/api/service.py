@@ -105,9 +105,10 @@ def _check_feasible(
     testbed: str | None,
     image: str | None,
     spec_field: str,
+    slurm: dict[str, str] | None = None,
 ) -> uuid.UUID | None:
     found = placement.feasible(
-        spec, candidates, testbed=testbed, image=image, spec_field=spec_field
+        spec, candidates, testbed=testbed, image=image, spec_field=spec_field, slurm=slurm
     )
     if isinstance(found, placement.Unmet):
         raise Unprocessable.on(found.field, found.reason)
@@ -125,7 +126,12 @@ def create_inspection(
         else ((spec.build.requests if spec.build else None) or spec.run_requests())
     )
     testbed_id = _check_feasible(
-        candidates, requests.spec(), testbed=spec.testbed, image=image, spec_field=field
+        candidates,
+        requests.spec(),
+        testbed=spec.testbed,
+        image=image,
+        spec_field=field,
+        slurm=requests.slurm_options(),
     )
     build_id, inspection_id = uuid.uuid4(), uuid.uuid4()
     batch_size = spec.batch_size if spec.script else 0
@@ -154,6 +160,7 @@ def create_deployment(
         testbed=spec.testbed,
         image=spec.image,
         spec_field="requests.hardware",
+        slurm=spec.run_requests().slurm_options(),
     )
     deployment_id = uuid.uuid4()
     run_ids = [uuid.uuid4() for _ in range(spec.batch_size)]

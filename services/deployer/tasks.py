@@ -75,6 +75,7 @@ def _inspection_placement(session: Session, run: Run, inspection: Inspection) ->
         image=build.artifact if build is not None and image is not None else image,
         venv=build.artifact if build is not None and image is None else None,
         python_requirements=tuple(python_requirements(spec)[0]),
+        slurm=requests.slurm_options(),
     )
     return Placement(job, requests, spec.testbed, image, "run.requests.hardware")
 
@@ -91,6 +92,7 @@ def _deployment_placement(run: Run, deployment: Deployment) -> Placement:
         cpu=float(requests.cpu) if requests.cpu is not None else None,
         memory=requests.memory_bytes(),
         image=spec.image,
+        slurm=requests.slurm_options(),
     )
     return Placement(job, requests, spec.testbed, spec.image, "requests.hardware")
 
@@ -139,6 +141,7 @@ def _choose(session: Session, run: Run, plan: Placement) -> Chosen | Waiting | s
         testbed=plan.testbed,
         image=plan.image,
         spec_field=plan.spec_field,
+        slurm=plan.job.slurm,
     )
     if isinstance(found, placement.Unmet):
         if run.attempt > 0 and plan.testbed is not None and found.field == "testbed":

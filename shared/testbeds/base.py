@@ -33,6 +33,7 @@ class Job:
     image: str | None = None  # run inside this image (needs a container runtime)
     venv: str | None = None  # a venv already built on the node (local testbed)
     python_requirements: tuple[str, ...] = ()  # a venv to build on the node (remote)
+    slurm: Mapping[str, str] = field(default_factory=dict)  # partition, qos, account, reservation
 
 
 @dataclass(frozen=True)

@@ -387,3 +387,50 @@ connector.lib(target, connector.base(testbed, target))
 print("ready", flush=True)
 print(connector.place(testbed, node, uuid.UUID(sys.argv[2]), job, inventory))
 """
+
+
+def test_a_runs_partition_and_reservation_are_its_own_and_checked(
+    stack: Stack, client: httpx.Client, admin: httpx.Client, testbed: Any
+) -> None:
+    """`run.requests.slurm` picks the partition and reservation of one run; a name the
+    refresh did not find is refused naming the field, before anything is sent."""
+    from shared.db.models import Node
+    from shared.db.session import process_sessions
+
+    def inspect(slurm: dict[str, str]) -> httpx.Response:
+        return client.post(
+            "/inspections",
+            json={"base": "host", "script": GPU_SCRIPT, "testbed": NAME,
+                  "run": {"requests": {"cpu": 1, "memory": "128MiB", "slurm": slurm}}},
+        )  # fmt: skip
+
+    refused = inspect({"partition": "nope"})
+    assert refused.status_code == 422, refused.text
+    assert "run.requests.slurm.partition" in refused.text and "debug" in refused.text
+    assert inspect({"reservation": "tessera-res"}).status_code == 422  # none made yet
+    subprocess.run(
+        ["scontrol", "create", "reservation", "ReservationName=tessera-res", "StartTime=now",
+         "Duration=30", f"Users={USER}", "Nodes=ALL", "Flags=IGNORE_JOBS"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the next refresh lists it
+            admin.post(f"/testbeds/{testbed['id']}/refresh").raise_for_status()
+            time.sleep(1)
+            with process_sessions(stack.env["TESSERA_DATABASE_URL"])() as session:
+                node = session.query(Node).filter(Node.testbed_id == uuid.UUID(testbed["id"])).one()
+                if "tessera-res" in (node.inventory["slurm"].get("reservations") or []):
+                    break
+            assert time.monotonic() < deadline, node.inventory["slurm"]
+        time.sleep(1)  # the API's inventory cache
+        created = inspect({"partition": "debug", "reservation": "tessera-res"})
+        assert created.status_code == 202, created.text
+        inspection_id = created.json()["inspection_id"]
+        final = stack.wait(client, f"/inspections/{inspection_id}", timeout=90)
+        assert final["state"] == "succeeded", final
+        result = client.get(f"/inspections/{inspection_id}/runs/0/result").json()
+        script = _sbatch_of(result["hwinfo"]["scheduler"]["job"]["job_id"])
+        assert "--partition=debug" in script and "--reservation=tessera-res" in script, script
+    finally:
+        subprocess.run(["scontrol", "delete", "ReservationName=tessera-res"], check=False)

@@ -91,7 +91,7 @@ async def offers(session: SessionDep, request: OfferRequest) -> Offers:
         elif node.state != "online":
             why = f"node is {node.state}" + (f": {node.state_reason}" if node.state_reason else "")
         else:
-            why = placement.why_not(found, spec, request.image)
+            why = placement.why_not(found, spec, request.image, request.slurm_options())
         if why is None:
             fits.append(found)
         else:

@@ -136,13 +136,15 @@ class SlurmConnector:
         output = self._run(target, render.discover_command()).check("scontrol show node")
         config = SlurmConfig.model_validate(testbed.config)
         base = self.base(testbed, target)
+        text = output.stdout.decode(errors="replace")
+        allowed = parse.allowed(*(parse.sections(text) + ["", "", "", "", ""])[3:5])
         reports = []
-        for found in nodes.listed(output.stdout.decode(errors="replace"), config):
+        for found in nodes.listed(text, config):
             info = probed.get(found.node.name) or None
             new = None
             if not info and found.node.online:
                 new = info = self._probe(target, base, found.node.name)
-            report = nodes.node_report(found, info, testbed.name, config)
+            report = nodes.node_report(found, info, testbed.name, config, allowed)
             reports.append(dataclasses.replace(report, hwinfo=new) if new else report)
         return reports
 

@@ -350,9 +350,14 @@ def gpu_memory(
 
 
 def node_report(
-    listed: Listed, probed: Mapping[str, Any] | None, testbed: str, config: SlurmConfig
+    listed: Listed,
+    probed: Mapping[str, Any] | None,
+    testbed: str,
+    config: SlurmConfig,
+    allowed: Mapping[str, list[str] | None] | None = None,
 ) -> NodeReport:
-    """A node from SLURM's view of it and, when there is one, its hwinfo probe."""
+    """A node from SLURM's view of it and, when there is one, its hwinfo probe; `allowed`:
+    the accounts, qos and reservations runs may ask (parse.allowed)."""
     found = listed.node
     seen = hardware.node_from_hwinfo(probed, name=found.name, testbed=testbed) if probed else None
     models = {gres.lower(): model for model, gres in config.gres_types.items()}
@@ -384,6 +389,7 @@ def node_report(
     data["slurm"] = {
         "state": found.state,
         "partitions": listed.partitions or list(found.partitions),
+        **(allowed or {}),
         "gres": [
             {"name": g.name, "type": g.type, "count": g.count, "sockets": g.sockets}
             for g in found.gres

@@ -57,6 +57,35 @@ def sections(text: str) -> list[str]:
     return text.split(SECTION + "\n")
 
 
+# What a refresh prints where sacctmgr or scontrol cannot say (no slurmdbd, no permission).
+UNREADABLE = "__tessera_unreadable__"
+
+
+def allowed(association_text: str, reservation_text: str) -> dict[str, list[str] | None]:
+    """What runs may ask of the cluster, from a refresh: the accounts and qos of the user's
+    associations (`sacctmgr -n -P show assoc format=account,qos`: `account|qos,qos`) and the
+    reservations (`scontrol show reservation -o`); None where SLURM could not say (then
+    sbatch is the judge)."""
+    found: dict[str, list[str] | None] = {"accounts": None, "qos": None, "reservations": None}
+    if UNREADABLE not in association_text:
+        accounts: dict[str, None] = {}
+        qos: dict[str, None] = {}
+        for line in association_text.splitlines():
+            account, _, names = line.strip().partition("|")
+            if account:
+                accounts[account] = None
+            qos.update((name, None) for name in names.split(",") if name)
+        if accounts:  # a user without associations on a cluster with accounting: unknown
+            found["accounts"], found["qos"] = list(accounts), list(qos)
+    if UNREADABLE not in reservation_text:
+        found["reservations"] = [
+            record["ReservationName"]
+            for record in records(reservation_text)
+            if record.get("ReservationName")
+        ]
+    return found
+
+
 @dataclass(frozen=True)
 class JobState:
     """A job as squeue or sacct reports it."""

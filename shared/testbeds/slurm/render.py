@@ -121,9 +121,10 @@ def options(job: Job, run_id: uuid.UUID, node: str, cluster: Cluster) -> list[st
         "--ntasks=1",
     ]
     for option, value in (
-        ("partition", cluster.partition),
-        ("account", cluster.account),
-        ("qos", cluster.qos),
+        ("partition", job.slurm.get("partition") or cluster.partition),
+        ("account", job.slurm.get("account") or cluster.account),
+        ("qos", job.slurm.get("qos") or cluster.qos),
+        ("reservation", job.slurm.get("reservation")),
     ):
         if value:
             found.append(f"--{option}={safe(value, option)}")
@@ -342,9 +343,15 @@ def observe_command(base: str, jobs: Mapping[uuid.UUID, str], accounting: str) -
 
 def discover_command() -> str:
     """One command for a refresh: every node as scontrol sees it (with -d, what its jobs
-    hold), sinfo's view, then the account's jobs (what Tessera's own hold)."""
+    hold), sinfo's view, the account's jobs (what Tessera's own hold), then what runs may
+    ask of the cluster: the user's associations (account, qos; where sacctmgr answers) and
+    the reservations."""
     return (
         f"scontrol show node -d -o && echo {SECTION} && "
         f"sinfo -h -N -o {shlex.quote(nodes.SINFO_FORMAT)} && echo {SECTION} && "
-        f"{{ squeue -h --me -o {shlex.quote(parse.SQUEUE_FORMAT)} 2>/dev/null; true; }}"
+        f"{{ squeue -h --me -o {shlex.quote(parse.SQUEUE_FORMAT)} 2>/dev/null; true; }} && "
+        f"echo {SECTION} && "
+        f'{{ sacctmgr -n -P show assoc user="$(id -un)" format=account,qos 2>/dev/null '
+        f"|| echo {parse.UNREADABLE}; }} && echo {SECTION} && "
+        f"{{ scontrol show reservation -o 2>/dev/null || echo {parse.UNREADABLE}; }}"
     )

@@ -198,3 +198,32 @@ def test_candidates_read_what_others_hold_from_the_inventory() -> None:
     data = inventory.node_to_json(_node("vm", 2).node, ["native"], (1,))
     row = Node(testbed_id=TESTBED, name="vm", state="online", inventory=data)
     assert placement.candidate(row, "cluster", "slurm").others == (1,)
+
+
+def _slurm_node(name: str, **lists: list[str] | None) -> placement.Candidate:
+    node = _node(name)
+    known: dict[str, Any] = {"partitions": ["debug"], "accounts": None, "qos": None,
+                             "reservations": []}  # fmt: skip
+    known.update(lists)
+    return placement.Candidate(TESTBED, "cluster", "slurm", node.node, node.runtimes,
+                               scheduler=known)  # fmt: skip
+
+
+def test_slurm_options_are_checked_against_what_the_refresh_found() -> None:
+    def fit(slurm: dict[str, str], *nodes: placement.Candidate) -> Any:
+        return placement.feasible(hardware.parse_spec({}), list(nodes), testbed=None,
+                                  image=None, spec_field="run.requests.hardware",
+                                  slurm=slurm)  # fmt: skip
+
+    debug, gpu = _slurm_node("d"), _slurm_node("g", partitions=["gpu"], reservations=["maint"])
+    assert _names(fit({"partition": "gpu"}, debug, gpu)) == ["g"]
+    assert _names(fit({"reservation": "maint"}, debug, gpu)) == ["g"]
+    assert _names(fit({"account": "anything", "qos": "any"}, debug)) == ["d"]  # unknown: sbatch
+    refused = fit({"partition": "big"}, debug)
+    assert refused.field == "run.requests.slurm.partition"
+    assert "'big'" in refused.reason and "debug" in refused.reason
+    listed = _slurm_node("a", accounts=["physics"], qos=["normal"])
+    assert fit({"qos": "high"}, listed).field == "run.requests.slurm.qos"
+    local = placement.Candidate(TESTBED, "local", "local", _node("vm").node, frozenset({"native"}))
+    not_slurm = fit({"partition": "debug"}, local)
+    assert "not a SLURM cluster" in not_slurm.reason

@@ -48,6 +48,7 @@ from .run_result_hwinfo import RunResultHwinfo
 from .run_result_os_release_type_0 import RunResultOsReleaseType0
 from .run_result_usage_type_0 import RunResultUsageType0
 from .run_section import RunSection
+from .slurm_request import SlurmRequest
 from .status import Status
 from .status_runs import StatusRuns
 from .testbed_create import TestbedCreate
@@ -105,6 +106,7 @@ __all__ = (
     "RunResultOsReleaseType0",
     "RunResultUsageType0",
     "RunSection",
+    "SlurmRequest",
     "Status",
     "StatusRuns",
     "TestbedCreate",

@@ -9,6 +9,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.offer_request_hardware_type_0 import OfferRequestHardwareType0
+    from ..models.slurm_request import SlurmRequest
 
 
 T = TypeVar("T", bound="OfferRequest")
@@ -24,6 +25,7 @@ class OfferRequest:
             memory (None | str | Unset): Memory with a unit: '4GiB', '512MB'.
             hardware (None | OfferRequestHardwareType0 | str | Unset): Hardware spec: cpu arch/flags/cores, memory, gpu
                 ('H100:2'), accelerators, labels, features, node.
+            slurm (None | SlurmRequest | Unset): SLURM partition, qos, account, reservation (SLURM testbeds only).
             image (None | str | Unset): Run in this image; omit to run on the host.
             testbed (None | str | Unset): Only this testbed, as a pinned run.
     """
@@ -31,11 +33,13 @@ class OfferRequest:
     cpu: float | None | str | Unset = UNSET
     memory: None | str | Unset = UNSET
     hardware: None | OfferRequestHardwareType0 | str | Unset = UNSET
+    slurm: None | SlurmRequest | Unset = UNSET
     image: None | str | Unset = UNSET
     testbed: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.offer_request_hardware_type_0 import OfferRequestHardwareType0  # noqa: PLC0415
+        from ..models.slurm_request import SlurmRequest  # noqa: PLC0415
 
         cpu: float | None | str | Unset
         if isinstance(self.cpu, Unset):
@@ -56,6 +60,14 @@ class OfferRequest:
             hardware = self.hardware.to_dict()
         else:
             hardware = self.hardware
+
+        slurm: dict[str, Any] | None | Unset
+        if isinstance(self.slurm, Unset):
+            slurm = UNSET
+        elif isinstance(self.slurm, SlurmRequest):
+            slurm = self.slurm.to_dict()
+        else:
+            slurm = self.slurm
 
         image: None | str | Unset
         if isinstance(self.image, Unset):
@@ -78,6 +90,8 @@ class OfferRequest:
             field_dict["memory"] = memory
         if hardware is not UNSET:
             field_dict["hardware"] = hardware
+        if slurm is not UNSET:
+            field_dict["slurm"] = slurm
         if image is not UNSET:
             field_dict["image"] = image
         if testbed is not UNSET:
@@ -88,6 +102,7 @@ class OfferRequest:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.offer_request_hardware_type_0 import OfferRequestHardwareType0  # noqa: PLC0415
+        from ..models.slurm_request import SlurmRequest  # noqa: PLC0415
 
         d = dict(src_dict)
 
@@ -126,6 +141,23 @@ class OfferRequest:
 
         hardware = _parse_hardware(d.pop("hardware", UNSET))
 
+        def _parse_slurm(data: object) -> None | SlurmRequest | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                slurm_type_0 = SlurmRequest.from_dict(data)
+
+                return slurm_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | SlurmRequest | Unset, data)
+
+        slurm = _parse_slurm(d.pop("slurm", UNSET))
+
         def _parse_image(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -148,6 +180,7 @@ class OfferRequest:
             cpu=cpu,
             memory=memory,
             hardware=hardware,
+            slurm=slurm,
             image=image,
             testbed=testbed,
         )

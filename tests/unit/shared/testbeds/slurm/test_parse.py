@@ -236,3 +236,17 @@ def test_sacct_rows_read_back_and_steps_are_dropped(jobs: dict[str, tuple[str, i
     for job, (state, code, signal) in jobs.items():
         assert parsed[job].state == state and parsed[job].start is None
         assert parse.exit_status(parsed[job].exit_code) == (code, signal)
+
+
+def test_what_runs_may_ask_of_the_cluster() -> None:
+    reservation = (FIXTURES / "scontrol_show_reservation_local.txt").read_text()
+    no_dbd = (FIXTURES / "sacctmgr_assoc_no_dbd.txt").read_text() + parse.UNREADABLE + "\n"
+    assert parse.allowed(no_dbd, reservation) == {
+        "accounts": None, "qos": None, "reservations": ["tessera-capture"]
+    }  # fmt: skip
+    # sacctmgr -n -P show assoc format=account,qos: one association per line, qos comma-listed
+    associations = "physics|normal,high\nphysics|normal\nml-team|\n"
+    found = parse.allowed(associations, "No reservations in the system\n")
+    assert found == {"accounts": ["physics", "ml-team"], "qos": ["normal", "high"],
+                     "reservations": []}  # fmt: skip
+    assert parse.allowed("", parse.UNREADABLE)["reservations"] is None

@@ -71,6 +71,18 @@ def test_h100_options() -> None:
     ]
 
 
+def test_a_runs_own_slurm_options_override_the_testbeds() -> None:
+    job = _job(slurm={"partition": "big", "qos": "high", "reservation": "maint"})
+    cluster = _cluster(partition="gpu", account="proj-1", qos="normal")
+    options = render.options(job, RUN, "n", cluster)
+    assert [o for o in options if o.split("=")[0] in (
+        "--partition", "--account", "--qos", "--reservation")] == [
+        "--partition=big", "--account=proj-1", "--qos=high", "--reservation=maint"
+    ]  # fmt: skip
+    with pytest.raises(render.RenderError, match="reservation"):
+        render.options(_job(slurm={"reservation": "x\n#SBATCH --uid=0"}), RUN, "n", cluster)
+
+
 def test_untyped_gpu_and_unknown_flag_pin_the_node() -> None:
     options = render.options(
         _job({"gpu": "nvidia:1", "cpu": {"flags": ["avx512f"]}}), RUN, "n7", _cluster()
@@ -198,3 +210,8 @@ def test_discovery_reads_what_slurm_allocated() -> None:
     (found,) = nodes.listed(done.stdout, SlurmConfig(host="h", user="u"))
     assert found.node.gres_used is not None and found.partitions == ["debug"]
     assert nodes.held_by_others(found.node, found.tessera) is not None
+    from shared.testbeds.slurm import parse
+
+    # no slurmdbd here: accounts and qos unknown (sbatch judges them); no reservation now
+    allowed = parse.allowed(*parse.sections(done.stdout)[3:5])
+    assert allowed == {"accounts": None, "qos": None, "reservations": []}, done.stdout
