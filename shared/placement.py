@@ -23,7 +23,24 @@ from shared.inventory import held_by_others, node_from_json
 from shared.schemas import DeploymentSpec, InspectionSpec
 
 # Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
-IMAGE_RUNTIMES = frozenset({"podman", "buildah", "docker", "apptainer", "enroot", "kubernetes"})
+IMAGE_RUNTIMES = frozenset(
+    {"podman", "buildah", "docker", "apptainer", "enroot", "pyxis", "kubernetes"}
+)
+# The runtimes each testbed kind's connector runs images with (a node listing only others,
+# docker on a SLURM node say, cannot take an image run there).
+DRIVEN = {
+    "local": frozenset({"podman", "buildah"}),
+    "ssh": frozenset({"podman"}),
+    "slurm": frozenset({"pyxis", "apptainer", "enroot", "podman"}),
+    "kubernetes": frozenset({"kubernetes"}),
+}
+
+
+def image_runtimes(kind: str) -> frozenset[str]:
+    """The runtimes Tessera runs images with on a node of this testbed kind."""
+    return DRIVEN.get(kind, IMAGE_RUNTIMES)
+
+
 # Runtimes of nodes that can only run images: without "native" they refuse `base: host`.
 IMAGE_ONLY = frozenset({"kubernetes"})
 # The states of a run that holds the devices it asked for on its node.
@@ -135,12 +152,12 @@ def feasible(
                 "host_image",
             )
     else:
-        pool = [c for c in pool if c.runtimes & IMAGE_RUNTIMES]
+        pool = [c for c in pool if c.runtimes & image_runtimes(c.kind)]
         if not pool:
             return Unmet(
                 "base" if spec_field.startswith("run") else "image",
-                f"no online node in {where} offers a container runtime to run image {image!r}"
-                " (base 'host' runs on the node's own OS)",
+                f"no online node in {where} offers a container runtime Tessera runs images "
+                f"with there, to run image {image!r} (base 'host' runs on the node's own OS)",
             )
     fits = [c for c in pool if not hardware.match(spec, c.node)]
     if not fits:
@@ -172,8 +189,9 @@ def why_not(
     runtimes = candidate.runtimes
     if image is None and not ("native" in runtimes or runtimes.isdisjoint(IMAGE_ONLY)):
         return "it runs only images (Kubernetes): give a base image, or set host_image"
-    if image is not None and not runtimes & IMAGE_RUNTIMES:
-        return f"no container runtime to run image {image!r}"
+    if image is not None and not runtimes & image_runtimes(candidate.kind):
+        driven = ", ".join(sorted(image_runtimes(candidate.kind)))
+        return f"no container runtime Tessera runs images with on {candidate.kind} ({driven})"
     reasons = hardware.match(spec, candidate.node)
     if reasons:
         return reasons[0]

@@ -3,7 +3,12 @@
 Standard library only, Python 3.6+: this file is copied into the run's folder and started as
 `python3 runner.py RUN_DIR` on the node. RUN_DIR/job.json says what to run:
 {"argv": [...], "env": {...}, "timeout": seconds, "log_cap": bytes, "script": "name"|null,
- "container": {"create": argv, "probe": argv, "remove": argv, "image": ref} (image runs)}.
+ "container": {"create": argv or [argv, ...], "probe": argv, "remove": argv, "image": ref,
+               "gpus": {"from": VARIABLE, "at": N, "each": [...], "joined": [...],
+                        "otherwise": [...]}} (image runs)}.
+The GPUs a run was given (an index list in env[VARIABLE], set by the scheduler or the host)
+go into its container's command line at position N: `each` once per device, `joined` once
+with all of them ("{}" is the device), `otherwise` when none is named.
 It leaves: hwinfo.json, stdout, stderr, log (both, interleaved), started.json, a line in
 `starts` per runner started (more than one means the run was started twice), and at the
 end status.json (written last and atomically: its presence means the run is over).
@@ -13,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,9 +117,38 @@ def _probe(run_dir: "str", argv: "list[str] | None" = None) -> "None":
     _write_json(target, data)
 
 
-def _container_step(argv: "list[str]", timeout: "float") -> "str | None":
-    """Run a container set-up or clean-up command; its error text, or None when it worked."""
+DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._-]{0,127}$")  # an index, UUID or MIG id
+
+
+def with_gpus(
+    argv: "list[str]", env: "dict[str, str]", gpus: "dict[str, Any] | None"
+) -> "list[str]":
+    """`argv` with the container runtime's device options for the run's GPUs put in."""
+    if not gpus or not argv:
+        return argv
+    named = (env.get(gpus.get("from") or "") or "").split(",")
+    ids = [item.strip() for item in named if DEVICE_ID.match(item.strip())]
+    words = []  # type: list[str]
+    if ids:
+        for device in ids:
+            words += [word.replace("{}", device) for word in gpus.get("each") or []]
+        words += [word.replace("{}", ",".join(ids)) for word in gpus.get("joined") or []]
+    else:
+        words = list(gpus.get("otherwise") or [])
+    at = int(gpus.get("at") or 0)
+    return argv[:at] + words + argv[at:]
+
+
+def _container_step(argv: "list[Any]", timeout: "float") -> "str | None":
+    """Run a container set-up or clean-up command (or several, in turn); its error text, or
+    None when it worked."""
     if not argv:
+        return None
+    if isinstance(argv[0], list):
+        for step in argv:
+            failed = _container_step(step, timeout)
+            if failed is not None:
+                return failed
         return None
     try:
         done = subprocess.run(
@@ -166,7 +201,10 @@ def _run(run_dir: "str", job: "dict[str, Any]", container: "dict[str, Any]") -> 
         _write_json(os.path.join(run_dir, "hwinfo.json"), {"errors": [reason]})
         not_run = {"start": _now(), "exit_code": 125, "error": reason, "usage": None}
         return _ended(run_dir, not_run, timed_out=False, cancelled=cancelled.is_set(), signal=None)
-    _probe(run_dir, container.get("probe"))
+    gpus = container.get("gpus")
+    probe = container.get("probe")
+    _probe(run_dir, with_gpus(probe, job["env"], gpus) if probe else None)
+    job = dict(job, argv=with_gpus(list(job["argv"]), job["env"], gpus))
     script = job.get("script")
     script_sha256 = None
     if script:

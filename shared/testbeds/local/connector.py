@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from shared import hwinfo, runner
 from shared.config import get_settings
 from shared.db.models import Testbed
+from shared.testbeds import containers
 from shared.testbeds.base import Collected, Discovery, Job, Observation, Tracked
 from shared.testbeds.local import nodes, render, runtimes
 
@@ -78,7 +79,7 @@ class LocalConnector:
                 started = _read_json(folder / "started.json")
                 if started and "pid" in started:  # a runner ran and has ended: adopt its end
                     return self._record(pid_file, str(started["pid"]))
-                self._prepare(folder, job)
+                self._prepare(folder, job, inventory or {})
                 with open(folder / "runner.log", "wb") as runner_log:
                     process = subprocess.Popen(
                         [sys.executable, "-I", str(folder / "runner.py"), str(folder)],
@@ -101,7 +102,7 @@ class LocalConnector:
         pid_file.write_text(pid)
         return pid
 
-    def _prepare(self, folder: Path, job: Job) -> None:
+    def _prepare(self, folder: Path, job: Job, inventory: Mapping[str, Any]) -> None:
         """The run's folder: its files, its script, the runner and the probe, job.json."""
         work = folder / "work"
         work.mkdir(exist_ok=True)
@@ -125,7 +126,8 @@ class LocalConnector:
                 (folder / name).chmod(0o777)
             runtime = "podman" if "podman" in runtimes.probe() else "buildah"
             host_path = os.environ.get("PATH", render.IMAGE_PATH)
-            spec = render.image_job(folder, job, runtime, host_path, get_settings())
+            vendor = containers.gpu_vendor(job.hardware, containers.node_vendors(inventory))
+            spec = render.image_job(folder, job, runtime, host_path, get_settings(), vendor)
         (folder / "job.json").write_text(json.dumps(spec))
 
     def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:

@@ -7,6 +7,7 @@ from pathlib import PurePath
 from typing import Any
 
 from shared.config import Settings
+from shared.testbeds import containers
 from shared.testbeds.base import Job
 from shared.testbeds.local.runtimes import buildah
 
@@ -15,17 +16,28 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def container_plan(
-    folder: PurePath, image: str, env: dict[str, str], runtime: str, settings: Settings
-) -> dict[str, list[str]]:
+    folder: PurePath,
+    image: str,
+    env: dict[str, str],
+    runtime: str,
+    settings: Settings,
+    gpu_vendor: str | None = None,
+) -> dict[str, Any]:
     """The runner's commands for a run inside `image`: create, the prefix that runs a
-    command in it (probe and script alike), remove. Values travel as argv, never a shell."""
+    command in it (probe and script alike), remove, and how the GPUs the run was given go
+    into that prefix (`containers.gpu_plan`). Values travel as argv, never a shell."""
     tls = f"--tls-verify={'false' if settings.registry_plain_http else 'true'}"
     mount = ["--volume", f"{folder}:{IN_CONTAINER}"]
     variables = [word for name, value in env.items() for word in ("--env", f"{name}={value}")]
     if runtime == "podman":
         # One container per command; --rm removes each.
         prefix = ["podman", "run", "--rm", tls, *mount, "--workdir", f"{IN_CONTAINER}/work"]
-        return {"create": [], "exec": [*prefix, *variables, image], "remove": []}
+        return {
+            "create": [],
+            "exec": [*prefix, *variables, image],
+            "remove": [],
+            "gpus": containers.gpu_plan(runtime, gpu_vendor, 3),
+        }
     name = f"tessera-run-{folder.name}"
     tool = buildah(settings)
     run = [*tool, "run", "--isolation", settings.buildah_isolation, *mount]
@@ -33,6 +45,7 @@ def container_plan(
         "create": [*tool, "from", "--quiet", "--pull=false", tls, "--name", name, image],
         "exec": [*run, "--workingdir", f"{IN_CONTAINER}/work", *variables, name, "--"],
         "remove": [*tool, "rm", name],
+        "gpus": containers.gpu_plan(runtime, gpu_vendor, len(tool) + 1),
     }
 
 
@@ -63,17 +76,22 @@ def host_job(folder: PurePath, job: Job) -> dict[str, Any]:
 
 
 def image_job(
-    folder: PurePath, job: Job, runtime: str, host_path: str, settings: Settings
+    folder: PurePath,
+    job: Job,
+    runtime: str,
+    host_path: str,
+    settings: Settings,
+    gpu_vendor: str | None = None,
 ) -> dict[str, Any]:
     """job.json of a run inside `job.image`: the probe and the command run in the image, the
-    run's folder mounted in it."""
+    run's folder mounted in it, with the GPUs the run is given (of `gpu_vendor`)."""
     assert job.image is not None
     env = {key: value for key, value in job.env.items() if key != "PATH"}
     env.setdefault("TMPDIR", f"{IN_CONTAINER}/tmp")
     env.setdefault("HOME", f"{IN_CONTAINER}/work")
     env["TESSERA_HWINFO"] = f"{IN_CONTAINER}/hwinfo.json"
     argv = _script_argv(job.script, IN_CONTAINER) or list(job.argv)
-    plan = container_plan(folder, job.image, env, runtime, settings)
+    plan = container_plan(folder, job.image, env, runtime, settings, gpu_vendor)
     return {
         "argv": [*plan["exec"], *argv],
         "env": {"PATH": host_path, "LANG": "C.UTF-8"},
@@ -86,5 +104,6 @@ def image_job(
             "create": plan["create"],
             "remove": plan["remove"],
             "probe": [*plan["exec"], "python3", "-I", f"{IN_CONTAINER}/hwinfo.py"],
+            "gpus": plan["gpus"],
         },
     }

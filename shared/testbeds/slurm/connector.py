@@ -114,6 +114,7 @@ class SlurmConnector:
             node_gres_types=tuple(g["type"] for g in slurm.get("gres", ()) if g.get("type")),
             node_runtimes=frozenset(inventory.get("runtimes", ())),
             accounting=config.accounting,
+            gpu_vendor=config.gres_vendor,
         )
 
     # ---- discovery --------------------------------------------------------------------------
@@ -137,14 +138,16 @@ class SlurmConnector:
         config = SlurmConfig.model_validate(testbed.config)
         base = self.base(testbed, target)
         text = output.stdout.decode(errors="replace")
-        allowed = parse.allowed(*(parse.sections(text) + ["", "", "", "", ""])[3:5])
+        parts = parse.sections(text) + ["", "", "", "", "", ""]
+        allowed = parse.allowed(*parts[3:5])
+        runtimes = ["pyxis"] if parts[5].strip() == "pyxis" else []
         reports = []
         for found in nodes.listed(text, config):
             info = probed.get(found.node.name) or None
             new = None
             if not info and found.node.online:
                 new = info = self._probe(target, base, found.node.name)
-            report = nodes.node_report(found, info, testbed.name, config, allowed)
+            report = nodes.node_report(found, info, testbed.name, config, allowed, runtimes)
             reports.append(dataclasses.replace(report, hwinfo=new) if new else report)
         return reports
 

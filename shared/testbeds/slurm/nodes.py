@@ -355,9 +355,11 @@ def node_report(
     testbed: str,
     config: SlurmConfig,
     allowed: Mapping[str, list[str] | None] | None = None,
+    cluster_runtimes: Sequence[str] = (),
 ) -> NodeReport:
     """A node from SLURM's view of it and, when there is one, its hwinfo probe; `allowed`:
-    the accounts, qos and reservations runs may ask (parse.allowed)."""
+    the accounts, qos and reservations runs may ask (parse.allowed); `cluster_runtimes`:
+    what srun itself runs images with (pyxis)."""
     found = listed.node
     seen = hardware.node_from_hwinfo(probed, name=found.name, testbed=testbed) if probed else None
     models = {gres.lower(): model for model, gres in config.gres_types.items()}
@@ -382,7 +384,7 @@ def node_report(
         accelerators=tuple(accelerators),
         features=frozenset(found.features),
     )
-    runtimes = (probed or {}).get("runtimes") or ["native"]
+    runtimes = [*((probed or {}).get("runtimes") or ["native"]), *cluster_runtimes]
     data = inventory.node_to_json(info, runtimes, held_by_others(found, listed.tessera))
     for entry, source in zip(data["accelerators"], sources, strict=True):
         entry["memory_source"] = source

@@ -16,17 +16,21 @@ import shlex
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.hardware import HardwareSpec, model_matches
+from shared.testbeds import containers
 from shared.testbeds.base import Job
-from shared.testbeds.slurm import nodes, parse
+from shared.testbeds.slurm import images, nodes, parse
 from shared.testbeds.slurm.config import SAFE_VALUE
 from shared.testbeds.slurm.parse import SECTION
 
 # What sbatch options may hold: names of partitions, accounts, qos, gres types, features.
 TIME_MARGIN_S = 120  # the runner enforces the run's timeout; SLURM's limit comes after it
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-CONTAINER_RUNTIMES = ("apptainer", "enroot", "podman")
+# The runtimes a SLURM job runs images with, the first a node offers taken: pyxis (srun's own
+# --container-image, which hands the job's GPUs over itself), then the node's own tools.
+CONTAINER_RUNTIMES = ("pyxis", "apptainer", "enroot", "podman")
 INLINE_MAX_BYTES = 256 * 1024  # larger files go by SFTP
 FILE_END = "TESSERA_FILE_END"  # cannot be a line of base64
 # A claimed placement with no job yet may be inside sbatch (MessageTimeout is 10 s by default).
@@ -62,6 +66,7 @@ class Cluster:
     node_gres_types: tuple[str, ...] = ()
     node_runtimes: frozenset[str] = frozenset()
     accounting: str = "slurmdbd"  # or "jobcomp": where sacct finds ended jobs
+    gpu_vendor: str = "nvidia"  # whose GPUs the gpu gres are
 
     def run_dir(self, run_id: uuid.UUID) -> str:
         return f"{self.base}/runs/{run_id}"
@@ -218,16 +223,13 @@ def runner_job(job: Job, run_id: uuid.UUID, cluster: Cluster) -> dict[str, objec
         script_name, content = job.script
         path = f"{folder}/{script_name}"
         argv = [path] if content.startswith(b"#!") else ["/bin/sh", path]
+    container: dict[str, Any] = {}
     if job.image is not None:
         runtime = next((r for r in CONTAINER_RUNTIMES if r in cluster.node_runtimes), None)
         if runtime is None:
             raise RenderError(f"the node offers no container runtime to run image {job.image!r}")
-        prefix = {
-            "apptainer": ["apptainer", "exec", "--bind", folder, f"docker://{job.image}"],
-            "enroot": ["enroot", "start", "--mount", f"{folder}:{folder}", job.image],
-            "podman": ["podman", "run", "--rm", "-v", f"{folder}:{folder}", job.image],
-        }[runtime]
-        argv = prefix + argv
+        vendor = containers.gpu_vendor(job.hardware, [cluster.gpu_vendor])
+        argv, container = images.command(runtime, job.image, folder, argv, vendor, run_id)
     env = {"PATH": DEFAULT_PATH} | dict(job.env)
     env["PATH"] = env["PATH"] if "PATH" in job.env else DEFAULT_PATH
     if job.python_requirements:
@@ -237,13 +239,16 @@ def runner_job(job: Job, run_id: uuid.UUID, cluster: Cluster) -> dict[str, objec
     env.setdefault("HOME", f"{folder}/work")
     env.setdefault("TMPDIR", f"{folder}/tmp")
     env["TESSERA_HWINFO"] = f"{folder}/hwinfo.json"
-    return {
+    found: dict[str, object] = {
         "argv": argv,
         "env": env,
         "timeout": job.timeout_s,
         "log_cap": job.log_cap,
         "script": script_name,
     }
+    if container:
+        found["container"] = container
+    return found
 
 
 def uploads(job: Job, run_id: uuid.UUID, cluster: Cluster) -> dict[str, bytes]:
@@ -353,5 +358,7 @@ def discover_command() -> str:
         f"echo {SECTION} && "
         f'{{ sacctmgr -n -P show assoc user="$(id -un)" format=account,qos 2>/dev/null '
         f"|| echo {parse.UNREADABLE}; }} && echo {SECTION} && "
-        f"{{ scontrol show reservation -o 2>/dev/null || echo {parse.UNREADABLE}; }}"
+        f"{{ scontrol show reservation -o 2>/dev/null || echo {parse.UNREADABLE}; }} && "
+        f"echo {SECTION} && "
+        "{ srun --help 2>/dev/null | grep -q -- --container-image && echo pyxis; true; }"
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from shared import hardware
 from shared.config import Settings
+from shared.testbeds import containers
 from shared.testbeds.base import Job
 from shared.testbeds.local import render as local_render
 from shared.testbeds.slurm.render import RenderError
@@ -93,20 +94,20 @@ def files(
     folder = run_folder(base, run_id)
     where = PurePosixPath(folder)
     runtimes = set(inventory.get("runtimes") or ())
+    vendor = containers.gpu_vendor(job.hardware, containers.node_vendors(inventory))
     if job.image is not None:
         if "podman" not in runtimes:
             raise RenderError(
                 f"image {job.image!r} needs podman on the host; it offers {sorted(runtimes)}"
             )
-        spec = local_render.image_job(where, job, "podman", HOST_PATH, settings)
+        spec = local_render.image_job(where, job, "podman", HOST_PATH, settings, vendor)
     else:
         spec = local_render.host_job(where, job)
         spec["env"].setdefault("PATH", HOST_PATH)
     gpus = (inventory.get("ssh") or {}).get("gpus") or []
-    accelerators = job.hardware.accelerators
     request = {
         "gpus": gpu_request(job, gpus),
-        "gpu_vendor": accelerators[0].vendor if accelerators else None,
+        "gpu_vendor": vendor,
         "cpu": job.cpu,
         "memory": job.memory,
     }

@@ -227,3 +227,25 @@ def test_slurm_options_are_checked_against_what_the_refresh_found() -> None:
     local = placement.Candidate(TESTBED, "local", "local", _node("vm").node, frozenset({"native"}))
     not_slurm = fit({"partition": "debug"}, local)
     assert "not a SLURM cluster" in not_slurm.reason
+
+
+def test_an_image_run_needs_a_runtime_its_testbed_kind_drives() -> None:
+    def on(kind: str, *runtimes: str) -> placement.Candidate:
+        node = _node(f"{kind}-node")
+        return placement.Candidate(TESTBED, kind, kind, node.node, frozenset(runtimes))
+
+    def fit(*nodes: placement.Candidate) -> Any:
+        return placement.feasible(hardware.parse_spec({}), list(nodes), testbed=None,
+                                  image="alpine:3", spec_field="run.requests.hardware")  # fmt: skip
+
+    docker_only = on("slurm", "native", "docker")  # sbatch would refuse what docker runs
+    refused = fit(docker_only)
+    assert isinstance(refused, placement.Unmet) and refused.field == "base"
+    assert "runs images with there" in refused.reason
+    assert placement.why_not(docker_only, hardware.parse_spec({}), "alpine:3") == (
+        "no container runtime Tessera runs images with on slurm (apptainer, enroot, podman, pyxis)"
+    )
+    assert _names(fit(docker_only, on("slurm", "native", "apptainer"))) == ["slurm-node"]
+    assert _names(fit(on("ssh", "native", "docker"), on("local", "native", "buildah"))) == [
+        "local-node"
+    ]

@@ -50,7 +50,7 @@ def test_image_job_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     folder.mkdir()
     job = Job(argv=[], env={"PATH": "/host/bin", "A": "1"}, script=("script", b"echo hi\n"),
               image=IMAGE)  # fmt: skip
-    connector._prepare(folder, job)
+    connector._prepare(folder, job, {})
     spec = json.loads((folder / "job.json").read_text())
     assert spec["argv"][-2:] == ["/bin/sh", "/tessera/run/script"]
     assert "PATH=/host/bin" not in spec["argv"]  # the image's PATH applies inside

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,6 +128,40 @@ def test_image_needs_a_container_runtime() -> None:
         render.runner_job(_job(image="alpine:3"), RUN, _cluster())
     spec = render.runner_job(_job(image="alpine:3"), RUN, _cluster(node_runtimes={"apptainer"}))
     assert spec["argv"][:2] == ["apptainer", "exec"]  # type: ignore[index]
+
+
+def _image_run(runtime: str, hardware: object = "H100:1") -> dict[str, Any]:
+    job = _job(hardware, image="registry.example:5000/team/app:1.0")
+    found: dict[str, Any] = render.runner_job(job, RUN, _cluster(node_runtimes={runtime}))
+    return found
+
+
+def test_each_runtime_gets_the_jobs_gpus() -> None:
+    folder = f"/home/u/.tessera/runs/{RUN}"
+    apptainer = _image_run("apptainer")
+    assert apptainer["argv"][:5] == ["apptainer", "exec", "--nv", "--bind", folder]
+    assert "--nv" not in _image_run("apptainer", {})["argv"]  # no GPU asked
+    pyxis = _image_run("pyxis")
+    assert pyxis["argv"][:3] == [
+        "srun", "--ntasks=1", "--container-image=registry.example:5000#team/app:1.0"
+    ]  # fmt: skip
+    enroot = _image_run("enroot")
+    name = f"tessera-{RUN}"
+    assert enroot["argv"][:6] == ["enroot", "start", "--rw", "--mount", f"{folder}:{folder}", name]
+    assert enroot["container"]["create"] == [
+        ["enroot", "import", "--output", f"{folder}/image.sqsh",
+         "docker://registry.example:5000#team/app:1.0"],
+        ["enroot", "create", "--force", "--name", name, f"{folder}/image.sqsh"],
+    ]  # fmt: skip
+    assert enroot["container"]["remove"] == ["enroot", "remove", "--force", name]
+    assert enroot["container"]["gpus"]["joined"] == ["--env", "NVIDIA_VISIBLE_DEVICES={}"]
+    podman = _image_run("podman")
+    assert podman["container"]["gpus"]["each"] == ["--device", "nvidia.com/gpu={}"]
+    assert podman["argv"][podman["container"]["gpus"]["at"] :][:1] == ["-v"]
+    # pyxis first where srun has it: it hands the allocation's GPUs over itself
+    both = render.runner_job(_job("H100:1", image="alpine:3"), RUN,
+                             _cluster(node_runtimes={"podman", "pyxis"}))  # fmt: skip
+    assert both["argv"][0] == "srun"  # type: ignore[index]
 
 
 @pytest.fixture(scope="module")
