@@ -178,6 +178,15 @@ async def get_principal(request: Request) -> Principal:
         raise TooManyRequests(
             f"over {limiter.rate:g} requests a second for this token", retry_after=wait
         )
+    principal = await principal_of(request, digest)
+    if principal is None:
+        raise Unauthorized("the token is unknown or revoked")
+    return principal
+
+
+async def principal_of(request: Request, digest: str) -> Principal | None:
+    """Who the token with this digest is (None: unknown or revoked), cached for
+    `auth_cache_s`; the API's bearer tokens and the dashboard's sessions alike."""
     cache: TokenCache = request.app.state.token_cache
     principal = cache.get(digest)
     if principal is not None:
@@ -193,7 +202,7 @@ async def get_principal(request: Request) -> Principal:
             )
         ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
-        raise Unauthorized("the token is unknown or revoked")
+        return None
     principal = Principal(project_id=row.project_id, is_admin=row.is_admin)
     cache.put(digest, principal)
     return principal

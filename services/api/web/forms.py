@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.api import service
+from services.api import deps, service
 from services.api.deps import SessionDep, UnitOfWork
 from services.api.errors import Unprocessable
 from services.api.web import session as web_session
@@ -57,7 +57,7 @@ async def signin(
 ) -> Response:
     web_session.check_csrf(request, csrf)
     token = token.strip()
-    principal = await web_session.principal_of(request, hash_token(token)) if token else None
+    principal = await deps.principal_of(request, hash_token(token)) if token else None
     if principal is None:
         error = (
             "That token is unknown or revoked. Check it, or make one with "

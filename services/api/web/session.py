@@ -22,12 +22,10 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.api.deps import Principal, TokenCache
+from services.api import deps
+from services.api.deps import Principal
 from shared import secrets
-from shared.db.models import ApiToken
 
 SESSION_COOKIE = "tessera_session"
 CSRF_COOKIE = "tessera_csrf"
@@ -111,32 +109,10 @@ def session_digest(request: Request, value: str, now: float | None = None) -> st
     return digest
 
 
-async def principal_of(request: Request, digest: str) -> Principal | None:
-    """The token's principal, as the API's bearer lookup finds it (cached alike)."""
-    cache: TokenCache = request.app.state.token_cache
-    principal = cache.get(digest)
-    if principal is not None:
-        return principal
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with sessions() as session:
-        row = (
-            await session.execute(
-                select(ApiToken.token_hash, ApiToken.project_id, ApiToken.is_admin).where(
-                    ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
-                )
-            )
-        ).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
-        return None
-    principal = Principal(project_id=row.project_id, is_admin=row.is_admin)
-    cache.put(digest, principal)
-    return principal
-
-
 async def get_viewer(request: Request) -> Viewer:
     value = request.cookies.get(SESSION_COOKIE)
     digest = session_digest(request, value) if value else None
-    principal = await principal_of(request, digest) if digest else None
+    principal = await deps.principal_of(request, digest) if digest else None
     if digest is None or principal is None:
         raise SignInNeeded("sign in with an API token")
     return Viewer(principal, digest)
