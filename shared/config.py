@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         default_factory=list, description="Indexes a requirements_txt may name (--index-url)."
     )
 
-    build_backend: str = Field("buildah", description="buildah | docker | kaniko")
+    build_backend: Literal["buildah", "docker"] = Field("buildah", description="buildah | docker")
     buildah_storage_driver: str = Field("vfs", description="buildah --storage-driver")
     buildah_isolation: str = Field("chroot", description="buildah --isolation")
     build_ca_bundle: Path | None = Field(
@@ -50,8 +50,6 @@ class Settings(BaseSettings):
     registry_username: str | None = None
     registry_password: str | None = None
     registry_timeout_s: float = 10.0
-    kaniko_image: str = "gcr.io/kaniko-project/executor:v1.23.2"
-    kaniko_namespace: str = "tessera"
 
     max_body_bytes: int = 16 * MiB
     max_script_bytes: int = 1 * MiB

@@ -254,8 +254,9 @@ class TestbedCreate(Strict):
         description="slurm: host, port, user, host_key, partition, account, qos, gres_types, "
         "gres_vendor, work_dir, max_sessions, accounting. kubernetes: in_cluster, context, "
         "namespace, gpu_label, gpu_models, gpu_resources, tolerations, image_pull_secret, "
-        "host_image, run_as_user, run_as_group, ttl_after_finished_s, service_account, "
-        "request_timeout_s, live_log_interval_s, live_logs_per_cycle.",
+        "host_image, tessera_image, run_as_user, run_as_group, ttl_after_finished_s, "
+        "service_account, request_timeout_s, live_log_interval_s, live_logs_per_cycle. "
+        "ssh: hosts (host, port, user, host_key, name), work_dir, max_sessions.",
     )
     credentials: str | None = Field(
         None,

@@ -1,4 +1,4 @@
-"""Build backends behind one interface: buildah (default), docker (CLI), kaniko (Kubernetes Job).
+"""Build backends behind one interface: buildah (default) and docker (CLI and daemon).
 
 Each backend turns a build context (a folder with a Containerfile) into an image reference
 and pushes it. Commands are argv lists built by pure functions, so they are tested as data.
@@ -191,10 +191,6 @@ def backend_for(settings: Settings, *, base: str | None, workdir: Path) -> Backe
     """The backend the settings choose; credentials go to a file, never on a command line."""
     if settings.build_backend == "docker":
         return Docker(base=base)
-    if settings.build_backend == "kaniko":
-        from services.builder.kaniko import Kaniko
-
-        return Kaniko(settings=settings, base=base)
     if settings.build_backend != "buildah":
         raise BuildFailed(f"unknown build backend {settings.build_backend!r}")
     authfile = None

@@ -1,7 +1,6 @@
 """What every build backend shares: the interface, the log callback, the registry auth file.
 
-backends.py (buildah, docker, and the choice among them) and kaniko.py both build on this;
-backends.py imports kaniko.py, never the other way round.
+backends.py (buildah, docker, and the choice among them) builds on this.
 """
 
 from __future__ import annotations

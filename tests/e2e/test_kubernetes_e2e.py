@@ -4,7 +4,9 @@
 
 Optional: TESSERA_E2E_NAMESPACE (default `default`), TESSERA_E2E_CONTEXT (default: the
 kubeconfig's current context), TESSERA_E2E_IMAGE (an image with python3, default
-`python:3.12-slim`), TESSERA_E2E_GPU (e.g. `H100:1` to also run on a GPU node). The account
+`python:3.12-slim`), TESSERA_E2E_TESSERA_IMAGE (Tessera's image, deploy/docker/Dockerfile,
+pushed where the cluster pulls it; default the testbed's default `tessera:<version>`),
+TESSERA_E2E_GPU (e.g. `H100:1` to also run on a GPU node). The account
 needs to list nodes and pods, and create, read, list and delete Jobs, ConfigMaps and pods/log in
 the namespace. Every Job the test makes is deleted at the end.
 """
@@ -42,6 +44,8 @@ def cluster(settings: Settings) -> Iterator[tuple[KubernetesConnector, Testbed, 
         "host_image": os.environ.get("TESSERA_E2E_IMAGE", "python:3.12-slim"),
         "live_log_interval_s": 0,
     }
+    if os.environ.get("TESSERA_E2E_TESSERA_IMAGE"):
+        config["tessera_image"] = os.environ["TESSERA_E2E_TESSERA_IMAGE"]
     if os.environ.get("TESSERA_E2E_CONTEXT"):
         config["context"] = os.environ["TESSERA_E2E_CONTEXT"]
     testbed = Testbed(
@@ -115,6 +119,25 @@ def test_a_cpu_run_on_a_real_cluster(cluster: Any) -> None:
     assert collected.hwinfo["scheduler"]["kubernetes"]["node"] == ready[0].info.name
 
 
+def test_a_stock_image_without_python_on_a_real_cluster(cluster: Any) -> None:
+    connector, testbed, (nodes, placed) = cluster
+    ready = [n for n in nodes if n.online and not n.info.accelerators]
+    if not ready:
+        pytest.skip("no Ready CPU node")
+    job = Job(
+        argv=["sh", "-c", "echo out; echo err >&2; exit 3"],
+        env={},
+        image="busybox:1.36",
+        timeout_s=120,
+        cpu=0.1,
+        memory=64 * 2**20,
+    )
+    collected = _run(connector, testbed, ready[0], job, placed)
+    assert collected.status["exit_code"] == 3, collected.status
+    assert collected.stdout == b"out\n" and collected.stderr == b"err\n"
+    assert collected.hwinfo["cpu"]["arch"]
+
+
 def test_a_gpu_run_on_a_real_cluster(cluster: Any) -> None:
     wanted = os.environ.get("TESSERA_E2E_GPU")
     if not wanted:
@@ -124,12 +147,13 @@ def test_a_gpu_run_on_a_real_cluster(cluster: Any) -> None:
     fits = [n for n in nodes if n.online and not match(spec, n.info)]
     assert fits, f"no Ready node has {wanted}"
     job = Job(
-        argv=[],
+        argv=["nvidia-smi", "-L"],  # the issue's case: a CUDA base image has no python3
         env={},
-        script=("script", b"#!/bin/sh\nnvidia-smi -L || true\n"),
+        image="nvidia/cuda:12.4.1-base-ubuntu22.04",
         hardware=spec,
         timeout_s=300,
     )
     collected = _run(connector, testbed, fits[0], job, placed)
     assert collected.status["exit_code"] == 0, collected.status
+    assert collected.stdout.startswith(b"GPU 0: "), collected.stderr
     assert collected.hwinfo["gpus"], collected.hwinfo.get("errors")

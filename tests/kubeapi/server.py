@@ -35,24 +35,33 @@ The controllers, in one background thread:
 
 The kubelet runs each bound pod's containers as local processes, so logs are real:
 
-- Images are not pulled: the command runs on this host (its `python3`, its PATH). An image
-  listed in `missing_images` never starts: its container waits in ErrImagePull, then
-  ImagePullBackOff, as on a cluster.
+- Images are not pulled: the command runs on this host. What an image stands for is its PATH
+  (`images`: image -> PATH; the command is looked up there, as a runtime does in the image's
+  PATH): a stock image without python3 is a folder of a few tools (`stock_image_path`), and
+  Tessera's image (`DEFAULT_TESSERA_IMAGE`, or `tessera_image`) is the host's PATH with
+  `tessera-exec` (tessera_exec.c, compiled here once by `build_exec`) in front. Any other
+  image gets this host's PATH. An absolute path (/bin/sh) is the host's file, whatever the
+  image. An image listed in `missing_images` never starts: its container waits in
+  ErrImagePull, then ImagePullBackOff, as on a cluster.
 - Volumes are host folders: an emptyDir is a temporary folder shared by the pod's containers;
   a ConfigMap volume is a folder holding its keys as files (binaryData decoded, defaultMode
   applied); the pod waits until its ConfigMap exists, as the kubelet does. Because the
   processes see the host's file system, every mountPath (and the terminationMessagePath) is
   mapped to its host folder wherever a container's command, args, env values and workingDir
   name it (a string that is, or starts with, the mount path).
-- Init containers run one after the other, then the containers; each one's stdout and
-  stderr go to its log; the termination message is the file at terminationMessagePath
-  (4096 bytes at most); exit 0 is Completed, others Error, a signal 128+n.
+- Init containers run one after the other, then the containers, sharing the emptyDirs; each
+  one's stdout and stderr go to its one log, mixed, as a kubelet keeps them; the termination
+  message is the file at terminationMessagePath (4096 bytes at most), or with
+  `FallbackToLogsOnError` and an empty file after a failure, the log's last 80 lines (2048
+  bytes at most); exit 0 is Completed, others Error, a signal 128+n; a command that cannot be
+  started is StartError, exit code 128, with containerd's message.
 - securityContext, resource limits and the GPU devices are not enforced.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -73,11 +82,55 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from shared.testbeds.kubernetes.config import DEFAULT_TESSERA_IMAGE
 from shared.testbeds.kubernetes.nodes import quantity
 
 Obj = dict[str, Any]
 TERMINATION_MAX = 4096
+FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 KILL_GRACE_S = 3.0
+EXEC_SOURCE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "testbeds", "kubernetes", "tessera_exec.c"
+)
+_build_lock = threading.Lock()
+
+
+def build_exec() -> str:
+    """The folder holding tessera-exec built from tessera_exec.c as the Dockerfile builds it
+    (static, warnings as errors), once per source version (cached in the temp folder)."""
+    with open(EXEC_SOURCE, "rb") as handle:
+        source = handle.read()
+    folder = os.path.join(
+        tempfile.gettempdir(), f"tessera-exec-{hashlib.sha256(source).hexdigest()[:16]}"
+    )
+    binary = os.path.join(folder, "tessera-exec")
+    with _build_lock:
+        if os.path.exists(binary):
+            return folder
+        os.makedirs(folder, exist_ok=True)
+        partial = f"{binary}.{os.getpid()}.{threading.get_ident()}"
+        flags = ["-Os", "-std=c99", "-Wall", "-Wextra", "-Werror"]
+        built = subprocess.run(
+            ["cc", "-static", *flags, "-o", partial, EXEC_SOURCE],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        if built.returncode != 0:
+            raise RuntimeError(f"cannot build tessera-exec: {built.stderr.decode()}")
+        os.replace(partial, binary)
+    return folder
+
+
+def stock_image_path(folder: str, tools: Iterable[str] = ("sh", "echo", "cat", "sleep")) -> str:
+    """A PATH standing for a stock image without python3: a folder of a few host tools."""
+    os.makedirs(folder, exist_ok=True)
+    for tool in tools:
+        found = shutil.which(tool)
+        if found is None:
+            raise RuntimeError(f"{tool} is not on this host")
+        target = os.path.join(folder, tool)
+        if not os.path.exists(target):
+            os.symlink(found, target)
+    return folder
 
 
 def now() -> str:
@@ -240,6 +293,8 @@ class KubeApi:
         token: str = "test-token",
         run_containers: bool = True,
         missing_images: Iterable[str] = (),
+        images: Mapping[str, str] | None = None,
+        tessera_image: str = DEFAULT_TESSERA_IMAGE,
     ) -> None:
         self.nodes: dict[str, Obj] = {n["metadata"]["name"]: n for n in nodes}
         self.pods: dict[tuple[str, str], Obj] = {}
@@ -248,6 +303,10 @@ class KubeApi:
         self.token = token
         self.run_containers = run_containers
         self.missing_images = set(missing_images)
+        self.images = dict(images or {})
+        if run_containers and tessera_image not in self.images:
+            host = os.environ.get("PATH", os.defpath)
+            self.images[tessera_image] = os.pathsep.join([build_exec(), host])
         self.calls: Counter[str] = Counter()
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -621,6 +680,7 @@ class KubeApi:
             "metadata": {
                 "name": f"{meta['name']}-{suffix}",
                 "labels": labels,
+                "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
                 "ownerReferences": [
                     {
                         "apiVersion": "batch/v1",
@@ -881,11 +941,11 @@ class KubeApi:
                 containerStatuses=statuses(mains, waiting),
             ),
         )
-        missing = next(
-            (c["image"] for c in inits + mains if c["image"] in self.missing_images), None
-        )
+        # Images are pulled as each container's turn comes (the init containers' first), so a
+        # main container's missing image waits after the init containers have run.
+        missing = next((c["image"] for c in inits if c["image"] in self.missing_images), None)
         if missing is not None:
-            self._image_backoff(namespace, name, missing, bool(inits))
+            self._image_backoff(namespace, name, missing, True)
             return
         folder = os.path.join(self._root, f"{namespace}-{name}")
         volumes = self._volumes(namespace, name, spec, folder)
@@ -898,6 +958,10 @@ class KubeApi:
             if code != 0:
                 self._update(namespace, name, lambda p: p["status"].update(phase="Failed"))
                 return
+        missing = next((c["image"] for c in mains if c["image"] in self.missing_images), None)
+        if missing is not None:
+            self._image_backoff(namespace, name, missing, False)
+            return
         self._update(namespace, name, lambda p: p["status"].update(phase="Running"))
         codes = []
         for index, container in enumerate(mains):
@@ -988,7 +1052,8 @@ class KubeApi:
             return value
 
         argv = [mapped(a) for a in (container.get("command") or []) + (container.get("args") or [])]
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOSTNAME": name}
+        image_path = self.images.get(container["image"], os.environ.get("PATH", os.defpath))
+        env = {"PATH": image_path, "HOSTNAME": name}
         env |= {e["name"]: mapped(str(e.get("value", ""))) for e in container.get("env") or []}
         cwd = mapped(container.get("workingDir") or folder)
         log_path = os.path.join(folder, f"log-{container['name']}")
@@ -1010,7 +1075,16 @@ class KubeApi:
                     )
                 except OSError as error:
                     process = None
-                    failure = str(error)
+                    what = argv[0] if argv else ""
+                    if isinstance(error, FileNotFoundError) and "/" not in what:
+                        cause = f'exec: "{what}": executable file not found in $PATH'
+                    else:
+                        cause = f"exec: {what}: {error.strerror}"
+                    failure = (
+                        "failed to create containerd task: failed to create shim task: OCI "
+                        "runtime create failed: runc create failed: unable to start container "
+                        f"process: {cause}: unknown"
+                    )
                 if process is not None:
                     self._processes[(namespace, name)] = process
 
@@ -1033,6 +1107,12 @@ class KubeApi:
                 try:
                     with open(termination, "rb") as handle:
                         message = handle.read(TERMINATION_MAX).decode(errors="replace")
+                    policy = container.get("terminationMessagePolicy", "File")
+                    if not message and code != 0 and policy == "FallbackToLogsOnError":
+                        with open(log_path, "rb") as handle:
+                            lines = handle.read().splitlines(keepends=True)[-FALLBACK_LINES:]
+                        tail = b"".join(lines)[-FALLBACK_BYTES:]
+                        message = tail.decode(errors="replace")
                 except FileNotFoundError:
                     return None  # the pod was deleted (its folder with it) as it ended
 

@@ -8,6 +8,7 @@ Kubernetes grammar it will meet there.
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,6 +28,18 @@ _IMAGE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tessera")
+    except metadata.PackageNotFoundError:
+        return "latest"
+
+
+# The image deploy/docker/Dockerfile builds, as the Helm chart names it (`image.repository`
+# `tessera`, tag the chart's appVersion, which is the package's version).
+DEFAULT_TESSERA_IMAGE = f"tessera:{_version()}"
 
 
 def qualified_name(value: str) -> bool:
@@ -110,6 +123,13 @@ class KubernetesConfig(BaseModel):
         description="The image `base: host` runs use on this testbed (pods always run an "
         "image). Unset: `base: host` is refused here with 422; give a base image instead.",
     )
+    tessera_image: str = Field(
+        DEFAULT_TESSERA_IMAGE,
+        description="Tessera's own image (deploy/docker/Dockerfile), pullable by the cluster: "
+        "the init container runs the probe from it and copies its static tessera-exec into "
+        "the pod, so the run's own image needs no Python. `image_pull_secret` applies to it "
+        "too.",
+    )
     run_as_user: int = Field(10001, ge=1, le=2**31 - 1, description="Non-root uid of runs.")
     run_as_group: int = Field(10001, ge=1, le=2**31 - 1)
     ttl_after_finished_s: int = Field(
@@ -165,9 +185,9 @@ class KubernetesConfig(BaseModel):
                     raise ValueError(f"{pattern!r}: letters, digits, . _ - and * ? [ ] only")
         return value
 
-    @field_validator("host_image")
+    @field_validator("host_image", "tessera_image")
     @classmethod
-    def _host_image(cls, value: str | None) -> str | None:
+    def _image(cls, value: str | None) -> str | None:
         if value is not None and not image_reference(value):
             raise ValueError(f"{value!r} is not an image reference")
         return value

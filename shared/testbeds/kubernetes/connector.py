@@ -5,10 +5,13 @@ A run is one Job named `tessera-<run id>` (the idempotency key: a second placeme
 holding the script, the run's files, job.json, the probe and the pod's entry script. The pod
 pins the node Tessera chose (required node affinity on `metadata.name`), selects the GPU model
 label, the arch and the NFD CPU flags the spec asks for, requests and limits the GPUs, and
-tolerates the node's GPU taints. The probe runs as the init container `hwinfo`, which prints
-its JSON (read back from pods/log?container=hwinfo) and leaves it in a shared emptyDir for the
-command; the main container runs the command and writes its status into its termination
-message.
+tolerates the node's GPU taints. The init container `hwinfo` runs from Tessera's own image
+(`tessera_image`) with the main container's GPUs: it prints the probe's JSON (read back from
+pods/log?container=hwinfo), leaves it in a shared emptyDir for the command, prepares the run's
+folder there and copies the static tessera-exec into it. The main container runs the run's
+image with the command as given, started by tessera-exec, which frames stdout and stderr apart
+in the container's log (split again by `parse.demux`), enforces the timeout and writes the
+status as the termination message; the exit code is the container's.
 
 Calls go through the official client, one ApiClient per testbed per process, every call with
 `_request_timeout`; lists are read as raw JSON (no model objects). Monitoring is one
@@ -318,7 +321,8 @@ class KubernetesConnector:
                 return None
             seen.log_fetched_at = time.monotonic()
             self._log_budget[testbed.id] -= 1
-        data = self._log(kube, pod, kjobs.MAIN_CONTAINER, MAX_LOG_BYTES)
+        raw = self._log(kube, pod, kjobs.MAIN_CONTAINER, MAX_LOG_BYTES)
+        data = kparse.demux(raw)[2] if raw else b""
         if not data or len(data) == known_size:
             return None
         return data
@@ -359,26 +363,27 @@ class KubernetesConnector:
         pod = kparse.latest_pod(seen.pods)
         status = kparse.ended_status(seen.job, pod)
         hwinfo: dict[str, Any] = {}
-        main_log = b""
+        stdout = stderr = both = b""
         if pod is not None:
             probe_log = self._log(kube, pod, kjobs.PROBE_CONTAINER, 4 * 1024 * 1024)
             hwinfo = kparse.hwinfo_from_log(probe_log or b"")
-            main_log = self._log(kube, pod, kjobs.MAIN_CONTAINER, 2 * cap) or b""
+            # Both streams and their framing (a few bytes a line) in one log.
+            limit = min(MAX_LOG_BYTES, 2 * cap + cap // 4 + 4096)
+            raw = self._log(kube, pod, kjobs.MAIN_CONTAINER, limit) or b""
+            stdout, stderr, both = kparse.demux(raw)
         info = kparse.scheduler_info(pod, kube.config.namespace)
         if info:
             scheduler = dict(hwinfo.get("scheduler") or {})
             scheduler["kind"] = scheduler.get("kind") or "kubernetes"
             scheduler["kubernetes"] = info
             hwinfo["scheduler"] = scheduler
-        stderr = str(status.pop("stderr_tail", "") or "").encode()
+        tail = str(status.pop("stderr_tail", "") or "").encode()
         return Collected(
             status=status,
             hwinfo=hwinfo,
-            # Kubernetes keeps one log per container with both streams: stdout is that log
-            # (exactly the command's stdout when it wrote nothing to stderr).
-            stdout=main_log[:cap],
-            stderr=stderr[:cap],
-            log=main_log if pod is not None else None,  # gone: keep the live log stored
+            stdout=stdout[:cap],
+            stderr=(stderr or tail)[:cap],
+            log=both if pod is not None else None,  # gone: keep the live log stored
         )
 
     def _delete_job(self, kube: Client, name: str) -> None:

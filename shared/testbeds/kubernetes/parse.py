@@ -9,7 +9,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.testbeds.base import Observation
-from shared.testbeds.kubernetes.render import MAIN_CONTAINER, PROBE_CONTAINER, RUN_LABEL
+from shared.testbeds.kubernetes.render import (
+    MAIN_CONTAINER,
+    PROBE_CONTAINER,
+    RUN_LABEL,
+    SCRIPT_ANNOTATION,
+)
+
+# The first line of a main container's log written by tessera-exec (tessera_exec.c).
+EXEC_HEADER = b"# tessera-exec 1"
+# Why a container could not start (the runtime's words), not the command's own exit.
+START_FAILURES = frozenset({"StartError", "ContainerCannotRun", "RunContainerError"})
 
 # The waiting reasons that say why a pod does not start (shown as the run's state reason).
 WAITING_REASONS = frozenset(
@@ -124,18 +134,34 @@ def _message(terminated: Mapping[str, Any] | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _script_sha256(pod: Mapping[str, Any] | None) -> str | None:
+    if pod is None:
+        return None
+    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(SCRIPT_ANNOTATION)
+    return str(value) if value else None
+
+
 def ended_status(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The run's status document from its Job and pod: the command's own status (from the
-    main container's termination message) where there is one, else what Kubernetes says."""
+    """The run's status document from its Job and pod: the exit code from the main container's
+    status (terminated.exitCode), the rest from tessera-exec's termination message where there
+    is one, else what Kubernetes says."""
     main = _terminated(pod, MAIN_CONTAINER)
     status = _message(main)
     if main is not None:
-        status.setdefault("exit_code", main.get("exitCode"))
+        if main.get("exitCode") is not None:
+            status["exit_code"] = main.get("exitCode")
+        status.setdefault("exit_code", None)
         status.setdefault("start", main.get("startedAt"))
         status.setdefault("end", main.get("finishedAt"))
         status.setdefault("timed_out", False)
         status.setdefault("signal", None)
-        if main.get("reason") == "OOMKilled":
+        status["script_sha256"] = status.get("script_sha256") or _script_sha256(pod)
+        if not status.get("error"):
+            status.pop("error", None)
+        if main.get("reason") in START_FAILURES and not status.get("runner"):
+            detail = str(main.get("message") or "").strip()
+            status["error"] = f"Kubernetes: {main['reason']}" + (f": {detail}" if detail else "")
+        elif main.get("reason") == "OOMKilled":
             status["error"] = "Kubernetes: OOMKilled: the container went over its memory limit" + (
                 f" (exit code {main.get('exitCode')})" if main.get("exitCode") else ""
             )
@@ -165,6 +191,28 @@ def ended_status(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -
     return {"exit_code": None, "timed_out": False, "signal": None, "error": error.strip()}
 
 
+def demux(text: bytes) -> tuple[bytes, bytes, bytes]:
+    """(stdout, stderr, both in order) of a main container's log. tessera-exec frames each
+    chunk as a line: `o `/`e ` and the bytes up to a newline, `o+`/`e+` and bytes that had
+    none (the newline is framing only). A log without its header is stdout as it is; a line
+    that is not a record (the log cut by a byte limit mid-record) is kept as stdout."""
+    if not text.startswith(EXEC_HEADER + b"\n"):
+        return text, b"", text
+    out, err, both = bytearray(), bytearray(), bytearray()
+    for line in text[len(EXEC_HEADER) + 1 :].split(b"\n"):
+        tag, kind, payload = line[:1], line[1:2], line[2:]
+        if tag == b"#" or not line:
+            continue
+        if tag in (b"o", b"e") and kind in (b" ", b"+"):
+            data = payload + (b"\n" if kind == b" " else b"")
+            (out if tag == b"o" else err).extend(data)
+            both.extend(data)
+        else:
+            out.extend(line)
+            both.extend(line)
+    return bytes(out), bytes(err), bytes(both)
+
+
 def hwinfo_from_log(text: bytes) -> dict[str, Any]:
     """The probe's JSON: the last line of the hwinfo container's log that is a JSON object."""
     for line in reversed(text.decode(errors="replace").splitlines()):
@@ -187,6 +235,9 @@ def scheduler_info(pod: Mapping[str, Any] | None, namespace: str) -> dict[str, A
     main: Mapping[str, Any] = next(
         (c for c in spec.get("containers") or [] if c.get("name") == MAIN_CONTAINER), {}
     )
+    probe: Mapping[str, Any] = next(
+        (c for c in spec.get("initContainers") or [] if c.get("name") == PROBE_CONTAINER), {}
+    )
     meta = pod.get("metadata") or {}
     return {
         "namespace": namespace,
@@ -196,4 +247,7 @@ def scheduler_info(pod: Mapping[str, Any] | None, namespace: str) -> dict[str, A
         "resources": main.get("resources") or {},
         "node_selector": spec.get("nodeSelector") or {},
         "image": main.get("image"),
+        # The probe ran in this image on the same node with the same resources: its hardware
+        # is the run's; its OS and Python fields are that image's, not the run's.
+        "probe_image": probe.get("image"),
     }

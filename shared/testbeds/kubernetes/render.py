@@ -5,12 +5,20 @@ names and image references are checked against the Kubernetes grammars (RenderEr
 otherwise), environment variables are names the API validated, and the script and files are
 ConfigMap data, never command text. Every manifest is a plain dict that kubernetes-validate
 accepts (the unit tests check).
+
+The pod: the init container `hwinfo` runs from Tessera's own image (`tessera_image`: it has
+python3 and the static tessera-exec), with the same resources as the main container so the
+device plugin gives it the same GPUs; it probes, prepares the run's folder in the shared
+emptyDir and copies tessera-exec there. The main container runs the user's image with the
+command as given (`args`), started by tessera-exec (`command`), which keeps stdout and stderr
+apart in the log, enforces the timeout and writes the status as the termination message.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import math
 import os
@@ -38,8 +46,14 @@ TESTBED_LABEL = "tessera.io/testbed"
 NODE_ANNOTATION = "tessera.io/node"
 PROBE_CONTAINER = "hwinfo"
 MAIN_CONTAINER = "main"
+SCRIPT_ANNOTATION = "tessera.io/script-sha256"
 FILES_MOUNT = "/tessera/files"
 RUN_MOUNT = "/tessera/run"
+EXEC_PATH = f"{RUN_MOUNT}/.tessera/tessera-exec"
+SCRIPT_PATH = f"{RUN_MOUNT}/script"
+HWINFO_PATH = f"{RUN_MOUNT}/hwinfo.json"
+TMP_PATH = f"{RUN_MOUNT}/tmp"
+WORK_PATH = f"{RUN_MOUNT}/work"
 TERMINATION_PATH = "/dev/termination-log"
 # A ConfigMap holds at most 1 MiB (etcd's object limit); keep room for its metadata.
 CONFIGMAP_MAX_BYTES = 1024 * 1024 - 16 * 1024
@@ -173,7 +187,9 @@ def container_env(job: Job, host_path: str | None) -> list[dict[str, str]]:
         if not _ENV_NAME.match(name):
             raise RenderError(f"variable name {name!r} is not valid in a container")
         env.append({"name": name, "value": value})
-    env.append({"name": "TESSERA_HWINFO", "value": f"{RUN_MOUNT}/hwinfo.json"})
+    env.append({"name": "TESSERA_HWINFO", "value": HWINFO_PATH})
+    if "TMPDIR" not in job.env:
+        env.append({"name": "TMPDIR", "value": TMP_PATH})
     return env
 
 
@@ -231,15 +247,9 @@ def configmap_data(
     if job.python_requirements:
         put("requirements.txt", "\n".join(job.python_requirements).encode())
         requirements = "requirements.txt"
-    spec = {
-        "argv": list(job.argv),
-        "timeout": job.timeout_s,
-        "script": script,
-        "files": files,
-        "workdir": f"{RUN_MOUNT}/work",
-        "requirements": requirements,
-        "run_id": str(run_id),
-    }
+    # The init container's paths come on its command line (RUN_MOUNT): kube_entry.py puts
+    # work/, tmp/, script, hwinfo.json and .tessera/tessera-exec under it.
+    spec = {"script": script, "files": files, "requirements": requirements, "run_id": str(run_id)}
     data["job.json"] = json.dumps(spec, sort_keys=True)
     size = sum(len(k) + len(v.encode()) for k, v in (data | binary).items())
     if size > CONFIGMAP_MAX_BYTES:
@@ -268,29 +278,64 @@ def _image(job: Job, target: Target, config: KubernetesConfig) -> str:
     return image
 
 
+def command_of(job: Job) -> list[str]:
+    """The main container's `args`: the user's command as given, or the script (exec'd when it
+    has a #! line, else run by the image's /bin/sh); behind the venv step when the run has
+    Python requirements (a `base: host` run on the host image, which has python3 then)."""
+    if job.script is not None:
+        argv = [SCRIPT_PATH] if job.script[1].startswith(b"#!") else ["/bin/sh", SCRIPT_PATH]
+    else:
+        argv = list(job.argv)
+    if not argv or not all(argv):
+        raise RenderError("the run has no command: give a script or a command")
+    if job.python_requirements:
+        entry = f"{FILES_MOUNT}/kube_entry.py"
+        requirements = f"{FILES_MOUNT}/requirements.txt"
+        return ["python3", "-I", entry, "venv", requirements, f"{RUN_MOUNT}/venv", "--", *argv]
+    return argv
+
+
 def _containers(
-    job: Job, image: str, resources: dict[str, dict[str, str]]
+    job: Job, image: str, resources: dict[str, dict[str, str]], config: KubernetesConfig
 ) -> dict[str, list[dict[str, Any]]]:
-    """The probe as the init container, the command as the main one: both the entry script."""
+    """The probe and preparation as the init container (Tessera's image), the command as the
+    main one (the run's image, started by tessera-exec)."""
     security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     mounts = [
         {"name": "files", "mountPath": FILES_MOUNT, "readOnly": True},
         {"name": "run", "mountPath": RUN_MOUNT},
     ]
-    python = ["python3", "-I", f"{FILES_MOUNT}/kube_entry.py"]
-    probe = {
+    probe: dict[str, Any] = {
         "name": PROBE_CONTAINER,
-        "image": image,
-        "command": [*python, "probe", f"{RUN_MOUNT}/hwinfo.json"],
+        "image": config.tessera_image,
+        "command": [
+            "python3",
+            "-I",
+            f"{FILES_MOUNT}/kube_entry.py",
+            "prepare",
+            f"{FILES_MOUNT}/job.json",
+            RUN_MOUNT,
+            TERMINATION_PATH,
+        ],
+        # The same requests and limits: the device plugin gives the init container the GPUs
+        # the main container gets (the kubelet reuses an init container's devices for the
+        # containers after it), and the scheduler counts max(init, sum of containers).
         "resources": resources,
         "volumeMounts": mounts,
         "securityContext": security,
+        "terminationMessagePath": TERMINATION_PATH,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    if any(r.startswith("nvidia.com/") for r in resources.get("limits", {})):
+        # Tessera's image is not a CUDA image: ask the NVIDIA runtime for nvidia-smi.
+        probe["env"] = [{"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"}]
+    timeout = format(float(job.timeout_s), "g")
     main = {
         "name": MAIN_CONTAINER,
         "image": image,
-        "command": [*python, "run", f"{FILES_MOUNT}/job.json", TERMINATION_PATH],
-        "workingDir": RUN_MOUNT,
+        "command": [EXEC_PATH, "-t", timeout, "-m", TERMINATION_PATH, "--"],
+        "args": command_of(job),
+        "workingDir": WORK_PATH,
         "env": container_env(job, os.environ.get("PATH", os.defpath)),
         "resources": resources,
         "volumeMounts": mounts,
@@ -329,7 +374,7 @@ def _pod_spec(
             {"name": "files", "configMap": {"name": job_name(run_id), "defaultMode": 0o444}},
             {"name": "run", "emptyDir": {}},
         ],
-        **_containers(job, _image(job, target, config), _resources(job, gpus)),
+        **_containers(job, _image(job, target, config), _resources(job, gpus), config),
     }
     selector_ = node_selector(job, target, config)
     if selector_:
@@ -343,6 +388,13 @@ def _pod_spec(
         spec["serviceAccountName"] = config.service_account
         spec["automountServiceAccountToken"] = True
     return spec
+
+
+def _annotations(job: Job) -> dict[str, dict[str, str]]:
+    """The script's hash on the pod (the result's `script_sha256`)."""
+    if job.script is None:
+        return {}
+    return {"annotations": {SCRIPT_ANNOTATION: hashlib.sha256(job.script[1]).hexdigest()}}
 
 
 def render(
@@ -371,7 +423,7 @@ def render(
             "activeDeadlineSeconds": int(math.ceil(job.timeout_s)) + DEADLINE_MARGIN_S,
             "ttlSecondsAfterFinished": config.ttl_after_finished_s,
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": labels, **_annotations(job)},
                 "spec": _pod_spec(job, run_id, target, config),
             },
         },

@@ -98,35 +98,46 @@ def test_the_runner_runs_a_job(python: Path, tmp_path: Path) -> None:
     assert json.loads((folder / "hwinfo.json").read_text())["cpu"]["arch"]
 
 
-def test_the_pod_entry_probes_and_runs(python: Path, tmp_path: Path) -> None:
+def test_the_pod_entry_prepares_and_builds_a_venv(python: Path, tmp_path: Path) -> None:
+    """kube_entry.py's init container step (probe, run folder, tessera-exec copied) and its
+    venv step (a host image's python3 builds the venv, then becomes the command)."""
     files = tmp_path / "files"  # the ConfigMap's volume
     files.mkdir()
     shutil.copy(ROOT / "shared" / "hwinfo.py", files / "hwinfo.py")
     shutil.copy(ROOT / "shared" / "testbeds" / "kubernetes" / "entry.py", files / "kube_entry.py")
-    out = tmp_path / "hwinfo.json"
-    probed = subprocess.run(
-        [str(python), "-I", str(files / "kube_entry.py"), "probe", str(out)],
-        capture_output=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert probed.returncode == 0, probed.stderr.decode()
-    assert json.loads(out.read_text())["cpu"]["arch"]
-    (files / "script").write_text("#!/bin/sh\ncat in.txt; echo err >&2; exit 5\n")
+    (files / "script").write_text("#!/bin/sh\ncat in.txt\n")
     (files / "f0").write_text("42\n")
-    job = {
-        "argv": [],
-        "script": "script",
-        "workdir": str(tmp_path / "run" / "work"),
-        "files": [["f0", "in.txt", False]],
-        "timeout": 60,
-    }
+    (files / "requirements.txt").write_text("# nothing to install\n")
+    job = {"script": "script", "files": [["f0", "in.txt", False]], "requirements": None}
     (files / "job.json").write_text(json.dumps(job))
-    termination = tmp_path / "termination-log"
-    ran = subprocess.run(
-        [str(python), "-I", str(files / "kube_entry.py"), "run", str(files / "job.json"),
-         str(termination)],
-        capture_output=True, timeout=120, check=False,
+    run, message = tmp_path / "run", tmp_path / "termination-log"
+    helper = tmp_path / "image-bin"  # Tessera's image: tessera-exec on its PATH
+    helper.mkdir()
+    (helper / "tessera-exec").write_bytes(b"#!/bin/sh\n")
+    (helper / "tessera-exec").chmod(0o755)
+    entry = [str(python), "-I", str(files / "kube_entry.py")]
+    env = {"PATH": f"{helper}:/usr/bin:/bin"}
+    prepared = subprocess.run(
+        [*entry, "prepare", str(files / "job.json"), str(run), str(message)],
+        capture_output=True, timeout=120, check=False, env=env,
     )  # fmt: skip
-    assert ran.returncode == 5 and ran.stdout == b"42\n", ran.stderr.decode()
-    status = json.loads(termination.read_text())
-    assert status["exit_code"] == 5 and status["stderr_tail"] == "err\n"
-    assert status["script_sha256"] and status["end"].endswith("Z")
+    assert prepared.returncode == 0, prepared.stderr.decode()
+    assert json.loads(prepared.stdout)["cpu"]["arch"]
+    assert json.loads((run / "hwinfo.json").read_text())["cpu"]["arch"]
+    assert (run / "work" / "in.txt").read_text() == "42\n" and (run / "tmp").is_dir()
+    assert (run / "script").stat().st_mode & 0o111
+    assert (run / ".tessera" / "tessera-exec").stat().st_mode & 0o111
+    missing = subprocess.run(
+        [*entry, "prepare", str(files / "job.json"), str(tmp_path / "other"), str(message)],
+        capture_output=True, timeout=120, check=False, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "tessera-exec is not on this image's PATH" in message.read_text()
+    venv = tmp_path / "venv"
+    ran = subprocess.run(
+        [*entry, "venv", str(files / "requirements.txt"), str(venv), "--", "sh", "-c",
+         'echo "$VIRTUAL_ENV"; command -v python'],
+        capture_output=True, timeout=300, check=False, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert ran.stdout.decode().split() == [str(venv), str(venv / "bin" / "python")]

@@ -22,8 +22,9 @@ class TestbedCreate:
         kind (str): local, slurm or kubernetes (ssh and ec2 come later)
         config (TestbedCreateConfig | Unset): slurm: host, port, user, host_key, partition, account, qos, gres_types,
             gres_vendor, work_dir, max_sessions, accounting. kubernetes: in_cluster, context, namespace, gpu_label,
-            gpu_models, gpu_resources, tolerations, image_pull_secret, host_image, run_as_user, run_as_group,
-            ttl_after_finished_s, service_account, request_timeout_s, live_log_interval_s, live_logs_per_cycle.
+            gpu_models, gpu_resources, tolerations, image_pull_secret, host_image, tessera_image, run_as_user, run_as_group,
+            ttl_after_finished_s, service_account, request_timeout_s, live_log_interval_s, live_logs_per_cycle. ssh: hosts
+            (host, port, user, host_key, name), work_dir, max_sessions.
         credentials (None | str | Unset): Write-only, encrypted at rest, never returned. slurm: the SSH private key.
             kubernetes: the kubeconfig (YAML or JSON; embedded tokens or certificates only).
     """

@@ -13,8 +13,9 @@ T = TypeVar("T", bound="TestbedCreateConfig")
 class TestbedCreateConfig:
     """slurm: host, port, user, host_key, partition, account, qos, gres_types, gres_vendor, work_dir, max_sessions,
     accounting. kubernetes: in_cluster, context, namespace, gpu_label, gpu_models, gpu_resources, tolerations,
-    image_pull_secret, host_image, run_as_user, run_as_group, ttl_after_finished_s, service_account, request_timeout_s,
-    live_log_interval_s, live_logs_per_cycle.
+    image_pull_secret, host_image, tessera_image, run_as_user, run_as_group, ttl_after_finished_s, service_account,
+    request_timeout_s, live_log_interval_s, live_logs_per_cycle. ssh: hosts (host, port, user, host_key, name),
+    work_dir, max_sessions.
 
     """
 

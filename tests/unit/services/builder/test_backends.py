@@ -1,4 +1,4 @@
-"""Build backends as data (their commands), the registry cache lookup, the build lease, kaniko."""
+"""Build backends as data (their commands), the registry cache lookup, the build lease."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
-from services.builder import backends, image, kaniko, lease
+from services.builder import backends, image, lease
 from services.builder.native import BuildFailed
 from services.builder.registry import RegistryClient, RegistryConfig, RegistryError
-from shared import hardware
 from shared.config import Settings
 from shared.schemas import InspectionSpec
 
@@ -190,42 +190,10 @@ def test_advisory_key_is_a_signed_bigint() -> None:
     assert lease.advisory_key("7" + "f" * 63) == 2**63 - 1
 
 
-def test_kaniko_job_is_valid_kubernetes(tmp_path: Path) -> None:
-    (tmp_path / "Containerfile").write_text("FROM x\n")
-    (tmp_path / "tessera").mkdir()
-    (tmp_path / "tessera/setup.sh").write_text("#!/bin/sh\n")
-    manifests = kaniko.render_manifests(
-        spec_hash=HASH,
-        reference=REF,
-        context=kaniko.context_tarball(tmp_path),
-        namespace="tessera",
-        executor_image="gcr.io/kaniko-project/executor:v1.23.2",
-        plain_http=True,
-        tls_verify=True,
-        credentials=("reg.example", "u", "p"),
-        hardware=hardware.parse_spec({"cpu": {"arch": "aarch64"}, "labels": {"pool": "build"}}),
-        cpu=2,
-        memory=4 * 2**30,
-    )
-    kaniko.validate(manifests)
-    assert [m["kind"] for m in manifests] == ["ConfigMap", "Secret", "Job"]
-    pod = manifests[2]["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"pool": "build", "kubernetes.io/arch": "arm64"}
-    assert f"--destination={REF}" in pod["containers"][0]["args"]
-    assert "--insecure" in pod["containers"][0]["args"]
-    assert kaniko.context_tarball(tmp_path) == kaniko.context_tarball(tmp_path)  # reproducible
-    broken = json.loads(json.dumps(manifests[2]))
-    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = 3
-    with pytest.raises(BuildFailed, match="invalid"):
-        kaniko.validate([broken])
-
-
-def test_kaniko_backend_fails_without_a_cluster(tmp_path: Path) -> None:
-    (tmp_path / "Containerfile").write_text("FROM x\n")
-    backend = backends.backend_for(
-        Settings(build_backend="kaniko", registry_username=None), base=None, workdir=tmp_path
-    )
-    log: list[str] = []
-    with pytest.raises(BuildFailed, match="Kubernetes testbed"):
-        backend.build(tmp_path, REF, log.append, time.monotonic() + 10)
-    assert "kind: Job" in log[0] and "<elided>" in log[0]
+def test_only_backends_that_build_can_be_chosen(tmp_path: Path) -> None:
+    """The kaniko stub (it rendered a Job, then always failed) is gone: choosing it is refused
+    when the settings load, not at the first build."""
+    with pytest.raises(ValidationError, match="buildah"):
+        Settings(build_backend="kaniko")
+    docker = backends.backend_for(Settings(build_backend="docker"), base=None, workdir=tmp_path)
+    assert docker.name == "docker"

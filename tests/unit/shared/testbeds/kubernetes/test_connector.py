@@ -18,7 +18,7 @@ from shared.testbeds.base import Job, Tracked, Unreachable
 from shared.testbeds.kubernetes import render as kj
 from shared.testbeds.kubernetes.client import KubeError, kubeconfig_problem
 from shared.testbeds.kubernetes.connector import KubernetesConnector
-from tests.kubeapi import KubeApi, node
+from tests.kubeapi import KubeApi, node, stock_image_path
 
 GPU_LABELS = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
 TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
@@ -32,15 +32,21 @@ def db(settings: Settings) -> Iterator[Settings]:
     yield settings
 
 
+STOCK = "nvidia/cuda:12.4.1-base-ubuntu22.04"  # no python3 in it
+NO_EXEC = "python:3.12-slim"  # python3, but not Tessera's image: no tessera-exec
+
+
 @pytest.fixture
-def api() -> Iterator[KubeApi]:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi]:
+    stock = stock_image_path(str(tmp_path_factory.mktemp("stock-bin")))
     nodes = [
         node("gpu-1", labels=GPU_LABELS, extended={"nvidia.com/gpu": "2"}, taints=[TAINT]),
         node("cpu-1", labels={"feature.node.kubernetes.io/cpu-cpuid.AVX512F": "true"}),
         node("gpu-broken", labels=GPU_LABELS),
         node("down-1", ready=False),
     ]
-    with KubeApi(nodes, missing_images={"registry.invalid/nope:1"}) as double:
+    images = {STOCK: stock}
+    with KubeApi(nodes, missing_images={"registry.invalid/nope:1"}, images=images) as double:
         yield double
 
 
@@ -93,6 +99,10 @@ def _job(script: str, **changes: Any) -> Job:
     return Job(**(values | changes))
 
 
+def _command(argv: list[str]) -> Job:
+    return Job(argv=argv, env={}, hardware=parse_spec("H100:1"), image=STOCK)
+
+
 def test_a_run_comes_back_with_status_logs_and_hwinfo(settings: Settings, api: KubeApi) -> None:
     connector, testbed = KubernetesConnector(), _testbed(api)
     run = _place(
@@ -104,11 +114,59 @@ def test_a_run_comes_back_with_status_logs_and_hwinfo(settings: Settings, api: K
     _until(connector, testbed, run, "ended")
     collected = connector.collect(testbed, run, 1 << 20)
     assert collected.status["exit_code"] == 4 and collected.status["script_sha256"]
-    assert collected.stdout == b"hello tessera 42\noops\n" == collected.log
-    assert collected.stderr == b"oops\n"
+    assert collected.stdout == b"hello tessera 42\n" and collected.stderr == b"oops\n"
+    assert collected.log == b"hello tessera 42\noops\n"  # both, in order
     assert collected.hwinfo["cpu"]["flags"] and collected.hwinfo["hostname"]
     placed = collected.hwinfo["scheduler"]["kubernetes"]
     assert placed["node"] == "gpu-1" and placed["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_a_stock_image_without_python_runs_the_command_as_given(
+    settings: Settings, api: KubeApi
+) -> None:
+    """The issue's acceptance: stdout and stderr apart, the exit code, the init's hwinfo."""
+    connector, testbed = KubernetesConnector(), _testbed(api)
+    command = ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    run = _place(connector, testbed, _command(command))
+    _until(connector, testbed, run, "ended")
+    collected = connector.collect(testbed, run, 1 << 20)
+    assert collected.stdout == b"out\n" and collected.stderr == b"err\n"
+    assert collected.status["exit_code"] == 3 and "error" not in collected.status
+    assert collected.hwinfo["cpu"]["arch"] and collected.hwinfo["memory"]["total_bytes"] > 0
+    pod = api.pod_of_job("runs", f"tessera-{run.run_id}")
+    assert pod is not None
+    main = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert main["exitCode"] == 3 and main["reason"] == "Error"
+    init = pod["status"]["initContainerStatuses"][0]["state"]["terminated"]
+    assert init["exitCode"] == 0 and pod["spec"]["initContainers"][0]["image"] != STOCK
+    placed = collected.hwinfo["scheduler"]["kubernetes"]
+    assert (
+        placed["image"] == STOCK
+        and placed["probe_image"] == pod["spec"]["initContainers"][0]["image"]
+    )
+    # The image really has no python3: the same command asking for it cannot start.
+    python = _place(
+        connector,
+        testbed,
+        _command(["python3", "-c", "1"]),
+    )
+    _until(connector, testbed, python, "ended")
+    failed = connector.collect(testbed, python, 1 << 20)
+    assert failed.status["exit_code"] == 127
+    assert failed.stderr == b"tessera-exec: could not start python3: No such file or directory\n"
+
+
+def test_a_tessera_image_without_tessera_exec_fails_the_run_saying_so(
+    settings: Settings, api: KubeApi
+) -> None:
+    connector, testbed = KubernetesConnector(), _testbed(api, tessera_image=NO_EXEC)
+    run = _place(connector, testbed, _job("true", hardware=parse_spec(None)), kj.Target("cpu-1"))
+    _until(connector, testbed, run, "ended")
+    collected = connector.collect(testbed, run, 4096)
+    assert collected.status["exit_code"] is None
+    assert collected.status["error"].startswith("the hwinfo init container exited 1: prepare")
+    assert "tessera-exec is not on this image's PATH" in collected.status["error"]
+    assert collected.hwinfo["cpu"]["arch"]  # the probe ran before
 
 
 def test_placing_twice_adopts_the_job(settings: Settings, api: KubeApi) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -90,11 +91,31 @@ def test_job_shape() -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
     init, main = pod["initContainers"][0], pod["containers"][0]
-    assert init["name"] == "hwinfo" and init["command"][-2:] == [
-        "probe",
-        "/tessera/run/hwinfo.json",
+    # The probe and preparation run from Tessera's image; the run's image runs no Python.
+    assert init["name"] == "hwinfo" and init["image"] == CONFIG.tessera_image
+    assert init["command"] == [
+        "python3",
+        "-I",
+        "/tessera/files/kube_entry.py",
+        "prepare",
+        "/tessera/files/job.json",
+        "/tessera/run",
+        "/dev/termination-log",
     ]
-    assert main["image"] == init["image"] == "python:3.12-slim"
+    assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert init["env"] == [{"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"}]
+    assert main["image"] == "python:3.12-slim"
+    assert main["command"] == [
+        "/tessera/run/.tessera/tessera-exec",
+        "-t",
+        "300",
+        "-m",
+        "/dev/termination-log",
+        "--",
+    ]
+    assert main["args"] == ["/tessera/run/script"]  # it has a #! line: exec'd as it is
+    assert "python" not in json.dumps(main["command"] + main["args"])
+    assert main["workingDir"] == "/tessera/run/work"
     assert main["resources"] == {
         "requests": {"cpu": "1500m", "memory": str(2 * 2**30), "nvidia.com/gpu": "2"},
         "limits": {"memory": str(2 * 2**30), "nvidia.com/gpu": "2"},
@@ -104,7 +125,40 @@ def test_job_shape() -> None:
     env = {e["name"]: e["value"] for e in main["env"]}
     assert env["GREETING"] == "hi $(whoami) `x`"  # a value, never command text
     assert env["TESSERA_HWINFO"] == "/tessera/run/hwinfo.json"
-    assert all(isinstance(a, str) and "hi" not in a for a in main["command"])
+    assert env["TMPDIR"] == "/tessera/run/tmp"
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations == {
+        "tessera.io/script-sha256": hashlib.sha256(b"#!/bin/sh\necho hi\n").hexdigest()
+    }
+
+
+def test_the_command_is_given_as_it_is() -> None:
+    argv = ["nvidia-smi", "--query-gpu=name", "--format=csv"]
+    job = _job(argv=argv, script=None, files=[], image="nvidia/cuda:12.4.1-base-ubuntu22.04")
+    manifest, _ = kj.render(job, RUN, TESTBED, GPU_NODE, CONFIG)
+    main = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert main["image"] == "nvidia/cuda:12.4.1-base-ubuntu22.04" and main["args"] == argv
+    assert "annotations" not in manifest["spec"]["template"]["metadata"]
+    plain = _job(script=("script", b"echo hi\n"))  # no #! line: the image's /bin/sh runs it
+    assert kj.command_of(plain) == ["/bin/sh", "/tessera/run/script"]
+    venv = kj.command_of(_job(python_requirements=("six",)))
+    assert venv == [
+        "python3",
+        "-I",
+        "/tessera/files/kube_entry.py",
+        "venv",
+        "/tessera/files/requirements.txt",
+        "/tessera/run/venv",
+        "--",
+        "/tessera/run/script",
+    ]
+    with pytest.raises(kj.RenderError, match="no command"):
+        kj.command_of(_job(script=None, argv=[]))
+    cpu_only = kj.render(_job(hardware=parse_spec(None)), RUN, TESTBED, kj.Target("n1"), CONFIG)
+    assert "env" not in cpu_only[0]["spec"]["template"]["spec"]["initContainers"][0]
+    other = KubernetesConfig(host_image="alpine:3", tessera_image="registry.example:5000/t:2")
+    init = kj.render(_job(), RUN, TESTBED, GPU_NODE, other)[0]["spec"]["template"]["spec"]
+    assert init["initContainers"][0]["image"] == "registry.example:5000/t:2"
 
 
 def test_configmap_carries_script_files_probe_and_job() -> None:
@@ -114,7 +168,7 @@ def test_configmap_carries_script_files_probe_and_job() -> None:
     assert binary == {"file-1": "AP/+"}  # not UTF-8: base64
     spec = json.loads(data["job.json"])
     assert spec["files"] == [["file-0", "data/in.txt", False], ["file-1", "bin.dat", True]]
-    assert spec["script"] == "script" and spec["timeout"] == 300
+    assert spec["script"] == "script" and spec["run_id"] == str(RUN)
 
 
 def test_cpu_flags_arch_and_labels_become_selectors() -> None:
@@ -181,7 +235,8 @@ def test_what_cannot_be_rendered_safely_is_refused(
 
 def test_deployers_path_is_dropped_but_the_runs_own_is_kept() -> None:
     job = _job(env={"PATH": "/host/bin", "A": "1"})
-    assert [e["name"] for e in kj.container_env(job, "/host/bin")] == ["A", "TESSERA_HWINFO"]
+    names = [e["name"] for e in kj.container_env(job, "/host/bin")]
+    assert names == ["A", "TESSERA_HWINFO", "TMPDIR"]
     assert kj.container_env(job, "/other")[0] == {"name": "PATH", "value": "/host/bin"}
 
 
@@ -312,3 +367,35 @@ def test_run_ids_and_latest_pod() -> None:
     old, new = _pod("Failed"), _pod("Running")
     new["metadata"]["creationTimestamp"] = "2026-11-29T11:00:00Z"
     assert kp.latest_pod([new, old]) is new
+
+
+def test_demux_splits_tessera_execs_records_back_into_two_streams() -> None:
+    log = b"# tessera-exec 1\no out\ne err\no+no newline\no  then\ne+\x00\xff\n"
+    stdout, stderr, both = kp.demux(log)
+    assert stdout == b"out\nno newline then\n" and stderr == b"err\n\x00\xff"
+    assert both == b"out\nerr\nno newline then\n\x00\xff"
+    assert kp.demux(b"plain\nlog\n") == (b"plain\nlog\n", b"", b"plain\nlog\n")
+    cut = kp.demux(b"# tessera-exec 1\no one\nxyz")  # cut mid-record by a byte limit
+    assert cut[0] == b"one\nxyz"
+
+
+def test_the_exit_code_is_the_containers_and_a_start_failure_says_why() -> None:
+    message = json.dumps({"runner": "tessera-exec 1", "exit_code": 1, "error": None})
+    pod = _pod(
+        "Failed",
+        containerStatuses=[_terminated("main", exitCode=3, reason="Error", message=message)],
+    )
+    pod["metadata"]["annotations"] = {"tessera.io/script-sha256": "cd"}
+    status = kp.ended_status(_job_status(("Failed", "BackoffLimitExceeded")), pod)
+    assert status["exit_code"] == 3 and status["script_sha256"] == "cd" and "error" not in status
+    start = _terminated(
+        "main",
+        exitCode=128,
+        reason="StartError",
+        message='exec: "/tessera/run/.tessera/tessera-exec": permission denied',
+    )
+    status = kp.ended_status(_job_status(), _pod("Failed", containerStatuses=[start]))
+    assert status["exit_code"] == 128
+    assert status["error"] == (
+        'Kubernetes: StartError: exec: "/tessera/run/.tessera/tessera-exec": permission denied'
+    )
