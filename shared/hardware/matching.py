@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
+from shared.hardware.models import nominal_memory
 from shared.hardware.spec import (
     AcceleratorSpec,
     CpuSpec,
@@ -16,9 +16,13 @@ from shared.hardware.spec import (
     _plain,
     _syntax,
     format_bytes,
+    model_matches,
     normalise_arch,
     normalise_vendor,
+    options,
 )
+
+__all__ = ["first_unmet", "fits", "match", "model_matches"]
 
 
 def _needs(r: Range, fmt: Callable[[float], str]) -> str:
@@ -42,18 +46,6 @@ def _range_reason(
     return [f"needs {what} {_needs(r, spec_fmt)}, {shown}"]
 
 
-def _model_tokens(model: str) -> list[str]:
-    return re.findall(r"[A-Z0-9]+", model.upper())
-
-
-def model_matches(wanted: str, model: str) -> bool:
-    """Whether every token of `wanted` is among those of `model` ("H100" in "NVIDIA H100 80GB")."""
-    tokens = _model_tokens(model)
-    # Runs of adjacent tokens count as one too, so "RTX4090" finds "NVIDIA GeForce RTX 4090".
-    runs = {"".join(tokens[i:j]) for i in range(len(tokens)) for j in range(i + 1, len(tokens) + 1)}
-    return all(token in runs for token in _model_tokens(wanted))
-
-
 def fits(spec: AcceleratorSpec, device: NodeAccelerator) -> bool:
     """Whether a node's devices are of the kind, vendor, models and memory the spec asks (count
     aside): the one test of a device against a request, for the match and for placement."""
@@ -61,7 +53,7 @@ def fits(spec: AcceleratorSpec, device: NodeAccelerator) -> bool:
         device.kind == spec.kind
         and (spec.vendor is None or normalise_vendor(device.vendor) == spec.vendor)
         and (not spec.models or any(model_matches(m, device.model) for m in spec.models))
-        and spec.memory.contains(device.memory_bytes)
+        and (not spec.memory.bounded or spec.memory.contains(nominal_memory(device)))
     )
 
 
@@ -69,6 +61,8 @@ def _accelerator_reason(spec: AcceleratorSpec, node: NodeInfo) -> list[str]:
     if sum(d.count for d in node.accelerators if fits(spec, d)) >= spec.count:
         return []
     wanted = [f"{spec.count} x {spec.kind}", spec.vendor or "", " or ".join(spec.models)]
+    if spec.count_max is not None:
+        wanted[0] = f"{spec.counts.render()} x {spec.kind}"
     if spec.memory.bounded:
         wanted.append(f"with memory {_needs(spec.memory, _exact_bytes)}")
     shown = []
@@ -77,8 +71,11 @@ def _accelerator_reason(spec: AcceleratorSpec, node: NodeInfo) -> list[str]:
         if device.vendor.lower() not in name.lower():
             name = f"{device.vendor} {name}"
         if spec.memory.bounded:
-            size = device.memory_bytes
-            name += f" ({'memory not reported' if size is None else format_bytes(size)})"
+            size, nominal = device.memory_bytes, nominal_memory(device)
+            shown_size = "memory not reported" if size is None else format_bytes(size)
+            if nominal is not None:
+                shown_size = f"{_exact_bytes(nominal)} card, {shown_size}"
+            name += f" ({shown_size})"
         shown.append(f"{device.count} x {name}")
     have = ", ".join(shown) or f"no {spec.kind}"
     return [f"needs {' '.join(part for part in wanted if part)}, node has {have}"]
@@ -107,16 +104,38 @@ def _cpu_reasons(cpu: CpuSpec, node: NodeInfo) -> list[str]:
         plural = "s" if len(missing) > 1 else ""
         tail = "" if have else ", node does not report its cpu flags"
         reasons.append(f"needs cpu flag{plural} {', '.join(missing)}{tail}")
+    for what, number, reported in (
+        ("cpu family", cpu.family, node.cpu_family),
+        ("cpu model number", cpu.model_number, node.cpu_model_number),
+    ):
+        if number is not None and reported != number:
+            shown = f"does not report its {what}" if reported is None else f"has {reported}"
+            reasons.append(f"needs {what} {number}, node {shown}")
+    if cpu.processor is not None and (model is None or not model_matches(cpu.processor, model)):
+        shown = "does not report its cpu model" if model is None else f"has {model!r}"
+        reasons.append(f"needs processor {cpu.processor!r}, node {shown}")
     return reasons + _range_reason("cpu cores", cpu.cores, node.cores, _plain, _plain)
 
 
 def match(spec: HardwareSpec, node: NodeInfo) -> list[str]:
-    """Why the node does not fit the spec, one reason per unmet constraint; [] when it fits."""
+    """Why the node does not fit the spec, one reason per unmet constraint; [] when it fits.
+    A spec with alternatives fits when one of them does; else the closest one's reasons."""
+    if spec.choices:
+        found = [_match(option, node) for option in options(spec)]
+        if any(not reasons for reasons in found):
+            return []
+        closest = min(found, key=len)
+        return [*closest[:-1], f"{closest[-1]} (and no other alternative fits)"]
+    return _match(spec, node)
+
+
+def _match(spec: HardwareSpec, node: NodeInfo) -> list[str]:
     reasons = [] if node.online else ["node is offline"]
     if spec.node is not None and spec.node != node.name:
         reasons.append(f"needs node {spec.node}, node is {node.name}")
     reasons += _cpu_reasons(spec.cpu, node)
     reasons += _range_reason("memory", spec.memory, node.memory_bytes, _exact_bytes, format_bytes)
+    reasons += _range_reason("disk", spec.disk, node.disk_bytes, _exact_bytes, format_bytes)
     for accelerator in spec.accelerators:
         reasons += _accelerator_reason(accelerator, node)
     labels = dict(node.labels)

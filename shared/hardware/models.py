@@ -1,16 +1,18 @@
-"""Known accelerator models' memory: what a node's scheduler names a device, its memory.
+"""Known accelerator models' memory, and a card's nominal memory size.
 
-For testbeds whose scheduler names a GPU model but not its memory (SLURM's gres types), when
-the node's probe could not see the device. Sizes are the nominal ones in GB (10^9 bytes), as
-people write them in a spec (`nvidia:40GB..`); the driver reports a little more (81559 MiB for
-an H100 80GB), so a request for "80GB.." fits both the table and the probe.
+A GPU's memory is asked for by its nominal size, the one its vendor sells it by ("80GB"): the
+driver reports something else (an H100 80GB reports 81559 MiB, 85.5 GB; a T4 16GB 15360 MiB,
+15 GiB), so a device is matched by `nominal_memory`: the size its name states, else the table
+below, else the standard size nearest to what the driver reports (in GiB). The table also
+serves testbeds whose scheduler names a GPU model but not its memory (SLURM's gres types).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
-from shared.hardware.matching import model_matches
+from shared.hardware.spec import NodeAccelerator, model_matches
 
 GB = 1000**3
 
@@ -25,6 +27,7 @@ KNOWN_MEMORY_GB: tuple[tuple[str, int], ...] = (
     ("L40S", 48),
     ("L40", 48),
     ("L4", 24),
+    ("A10G", 24),
     ("A40", 48),
     ("A30", 24),
     ("A10", 24),
@@ -61,3 +64,27 @@ def known_memory(name: str) -> int | None:
         if model_matches(model, name):
             return size * GB
     return None
+
+
+# The sizes cards are sold with, in GB: a reported size is read as the nearest of these.
+STANDARD_SIZES_GB = (
+    1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 16, 20, 24, 32, 40, 48, 64, 80, 94, 96, 128, 141, 144,
+    180, 192, 256, 288,
+)  # fmt: skip
+GiB = 1024**3
+
+
+def nominal_memory(device: NodeAccelerator) -> int | None:
+    """A device's memory as its vendor states it, in units of 10^9 bytes ("80GB" is 80 * 10^9):
+    the size its name or the table gives, else the standard size nearest to the reported one
+    read in GiB (81559 MiB: 79.6 GiB, so 80GB; 15360 MiB: 15 GiB, so 16GB); None if unknown."""
+    named = known_memory(device.model)
+    if named is not None:
+        return named
+    if device.memory_bytes is None:
+        return None
+    gib = device.memory_bytes / GiB
+    if gib < 0.75:
+        return device.memory_bytes
+    nearest = min(STANDARD_SIZES_GB, key=lambda size: abs(math.log(size / gib)))
+    return nearest * GB

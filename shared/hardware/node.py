@@ -81,4 +81,12 @@ def node_from_hwinfo(hwinfo: Mapping[str, Any], *, name: str, testbed: str) -> N
             sorted((k, v) for k, v in labels.items() if isinstance(k, str) and isinstance(v, str))
         ),
         features=frozenset(_strs(hwinfo.get("features"))),
+        cpu_family=_number(cpu.get("family")),
+        cpu_model_number=_number(cpu.get("model")),
+        disk_bytes=_int(_map(hwinfo.get("disk")), "free_bytes", "total_bytes"),
     )
+
+
+def _number(value: object) -> int | None:
+    """A /proc/cpuinfo number (0 included), None when absent or not a number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -75,17 +75,32 @@ class AcceleratorSpec:
     models: tuple[str, ...] = ()
     memory: Range = Range()
     count: int = 1
+    # A count range ("A100:1..2"): `count` is its minimum, this its maximum (math.inf: none);
+    # None when the count is exact. The run gets as many as its node can give within it.
+    count_max: float | None = None
+
+    @property
+    def counts(self) -> Range:
+        """The counts the request takes: exactly `count`, or `count`..`count_max`."""
+        return Range(self.count, self.count if self.count_max is None else self.count_max)
 
 
 @dataclass(frozen=True)
 class CpuSpec:
-    """What the node's CPU must be; `model` is a substring, `cores` counts logical CPUs."""
+    """What the node's CPU must be; `model` is a substring, `cores` counts logical CPUs.
+
+    `family` and `model_number` are /proc/cpuinfo's "cpu family" and "model" numbers and
+    `processor` a model name matched word by word (Amun's cpu_family, cpu_model, processor).
+    """
 
     arch: str | None = None
     vendor: str | None = None
     model: str | None = None
     flags: tuple[str, ...] = ()
     cores: Range = Range()
+    family: int | None = None
+    model_number: int | None = None
+    processor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,11 @@ class HardwareSpec:
     labels: tuple[tuple[str, str], ...] = ()
     features: tuple[str, ...] = ()
     node: str | None = None
+    # One of these accelerators as well (SkyPilot's {A100: 1, V100: 1}, or in this order of
+    # preference when `ordered`: [A100:1, V100:1]); placement records which one was taken.
+    choices: tuple[AcceleratorSpec, ...] = ()
+    ordered: bool = False
+    disk: Range = Range()
 
     def is_empty(self) -> bool:
         """Whether the spec asks nothing, so any online node fits."""
@@ -131,6 +151,32 @@ class NodeInfo:
     labels: tuple[tuple[str, str], ...] = ()
     features: frozenset[str] = frozenset()
     online: bool = True
+    cpu_family: int | None = None
+    cpu_model_number: int | None = None
+    disk_bytes: int | None = None
+
+
+def options(spec: HardwareSpec) -> list[HardwareSpec]:
+    """The spec once per alternative it allows (in its order), each with no alternatives
+    left: the chosen accelerator joins `accelerators`. A spec without any is its one option."""
+    if not spec.choices:
+        return [spec]
+    return [
+        replace(spec, accelerators=(*spec.accelerators, choice), choices=(), ordered=False)
+        for choice in spec.choices
+    ]
+
+
+def _tokens(model: str) -> list[str]:
+    return re.findall(r"[A-Z0-9]+", model.upper())
+
+
+def model_matches(wanted: str, model: str) -> bool:
+    """Whether every token of `wanted` is among those of `model` ("H100" in "NVIDIA H100 80GB")."""
+    tokens = _tokens(model)
+    # Runs of adjacent tokens count as one too, so "RTX4090" finds "NVIDIA GeForce RTX 4090".
+    runs = {"".join(tokens[i:j]) for i in range(len(tokens)) for j in range(i + 1, len(tokens) + 1)}
+    return all(token in runs for token in _tokens(wanted))
 
 
 # ---- names: vendors, architectures ------------------------------------------------------------
@@ -183,6 +229,17 @@ def _exact_bytes(value: float) -> str:
     return f"{n}B"
 
 
+def decimal_bytes(value: float) -> str:
+    """Bytes in the largest decimal unit that holds them exactly ("80GB", "954B"): a GPU's
+    memory is in nominal GB, where "1KiB" would not read back as the same number."""
+    n = int(value)
+    for unit, size in _EXACT_UNITS:
+        if unit.endswith("iB") or n % size:
+            continue
+        return f"{n // size}{unit}"
+    return f"{n}B"
+
+
 def format_bytes(value: float) -> str:
     """Bytes for people: exact when short ("16GiB", "80GB"), else 3 figures ("79.6GiB")."""
     exact = _exact_bytes(value)
@@ -213,6 +270,21 @@ def with_requests(spec: HardwareSpec, cpu: float | None, memory: int | None) -> 
     return replace(spec, cpu=replace(spec.cpu, cores=cores), memory=mem)
 
 
+def accelerator_dict(a: AcceleratorSpec) -> dict[str, object]:
+    """One accelerator requirement in the canonical form: a count, or a count range."""
+    count: object = a.count
+    if a.count_max is not None:
+        count = f"{a.count}.." + ("" if math.isinf(a.count_max) else _plain(a.count_max))
+    out = {
+        "kind": a.kind,
+        "vendor": a.vendor,
+        "model": list(a.models) or None,
+        "memory": _syntax(a.memory, decimal_bytes) if a.memory.bounded else None,
+        "count": count,
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
 def to_dict(spec: HardwareSpec) -> dict[str, object]:
     """The canonical JSON form of a spec: parse_spec(to_dict(spec)) == spec."""
     cpu = {
@@ -221,21 +293,18 @@ def to_dict(spec: HardwareSpec) -> dict[str, object]:
         "model": spec.cpu.model,
         "flags": list(spec.cpu.flags) or None,
         "cores": _syntax(spec.cpu.cores, _plain) if spec.cpu.cores.bounded else None,
+        "family": spec.cpu.family,
+        "model_number": spec.cpu.model_number,
+        "processor": spec.cpu.processor,
     }
-    accelerators = [
-        {
-            "kind": a.kind,
-            "vendor": a.vendor,
-            "model": list(a.models) or None,
-            "memory": _syntax(a.memory, _exact_bytes) if a.memory.bounded else None,
-            "count": a.count,
-        }
-        for a in spec.accelerators
-    ]
     out: dict[str, object] = {
         "cpu": {key: item for key, item in cpu.items() if item is not None} or None,
         "memory": _syntax(spec.memory, _exact_bytes) if spec.memory.bounded else None,
-        "accelerators": [{k: v for k, v in a.items() if v is not None} for a in accelerators],
+        "disk": _syntax(spec.disk, _exact_bytes) if spec.disk.bounded else None,
+        "accelerators": [accelerator_dict(a) for a in spec.accelerators],
+        "gpu_ordered" if spec.ordered else "gpu_any_of": [
+            accelerator_dict(a) for a in spec.choices
+        ],
         "labels": dict(spec.labels),
         "features": list(spec.features),
         "node": spec.node,

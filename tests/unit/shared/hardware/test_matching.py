@@ -72,7 +72,7 @@ def test_h100_node_fits(spec: object) -> None:
             "nvidia:96GB..:1",
             [
                 "needs 1 x gpu nvidia with memory >= 96GB,"
-                " node has 8 x NVIDIA H100 80GB HBM3 (79.6GiB)"
+                " node has 8 x NVIDIA H100 80GB HBM3 (80GB card, 79.6GiB)"
             ],
         ),
         ({"accelerators": ["fpga:xilinx:1"]}, ["needs 1 x fpga xilinx, node has no fpga"]),
@@ -167,7 +167,7 @@ def test_accelerator_memory_not_reported() -> None:
         "needs 3 x fpga, node has 2 x xilinx Alveo U250"
     ]
     assert match(parse_spec({"accelerators": ["fpga:16GB"]}), node) == [
-        "needs 1 x fpga with memory >= 16GB, node has 2 x xilinx Alveo U250 (memory not reported)"
+        "needs 1 x fpga with memory 16GB, node has 2 x xilinx Alveo U250 (memory not reported)"
     ]
 
 
@@ -200,7 +200,9 @@ def test_fits_tests_one_device_entry_count_aside() -> None:
     assert not fits(parse_accelerator("fpga:1", "accelerators", "fpga"), a100)
     named = NodeAccelerator("gpu", "NVIDIA Corporation", "Tesla T4", None, 1)
     assert fits(parse_accelerator("nvidia:T4"), named), "the node's vendor is normalised"
-    assert not fits(parse_accelerator("16GB..:1"), named), "memory not reported fails a range"
+    assert fits(parse_accelerator("16GB:1"), named), "a T4 is a 16GB card by its name"
+    unnamed = NodeAccelerator("gpu", "NVIDIA Corporation", "Tesla X9", None, 1)
+    assert not fits(parse_accelerator("16GB..:1"), unnamed), "memory not known fails a range"
 
 
 def test_first_unmet() -> None:
