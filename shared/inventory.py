@@ -36,6 +36,9 @@ def node_to_json(
         "labels": dict(node.labels),
         "features": sorted(node.features),
         "runtimes": sorted(set(runtimes)),
+        "cpu_family": node.cpu_family,
+        "cpu_model_number": node.cpu_model_number,
+        "disk_bytes": node.disk_bytes,
     }
     if others is not None:
         return with_held_by_others(data, others) or data
@@ -91,4 +94,7 @@ def node_from_json(
         labels=tuple(sorted(dict(data.get("labels", {})).items())),
         features=frozenset(data.get("features", ())),
         online=online,
+        cpu_family=data.get("cpu_family"),
+        cpu_model_number=data.get("cpu_model_number"),
+        disk_bytes=data.get("disk_bytes"),
     )

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import load_only
 
 from shared import hardware
-from shared.db.models import Deployment, Inspection, Node, Run, Testbed
+from shared.db.models import Deployment, Inspection, Node, Run, RunAttempt, Testbed
 from shared.inventory import held_by_others, node_from_json
 from shared.schemas import DeploymentSpec, InspectionSpec
 
@@ -205,12 +205,21 @@ Held = Mapping[tuple[str, str], Sequence[hardware.AcceleratorSpec]]
 
 
 def active_requests(nodes: Iterable[tuple[str, str]] | None = None) -> Select[Any]:
-    """(testbed, node, inspection spec, deployment spec) of every placed or running run."""
+    """(testbed, node, inspection spec, deployment spec, held) of every placed or running run;
+    `held`: what its current attempt was given, when placement recorded it (an alternative
+    taken, a count range fixed), else None (the request's own accelerators)."""
     query = (
-        select(Testbed.name, Run.node_name, Inspection.specification, Deployment.specification)
+        select(
+            Testbed.name,
+            Run.node_name,
+            Inspection.specification,
+            Deployment.specification,
+            RunAttempt.placement["held"],
+        )
         .join(Testbed, Run.testbed_id == Testbed.id)
         .outerjoin(Inspection, Run.inspection_id == Inspection.id)
         .outerjoin(Deployment, Run.deployment_id == Deployment.id)
+        .outerjoin(RunAttempt, (RunAttempt.run_id == Run.id) & (RunAttempt.number == Run.attempt))
         .where(Run.state.in_(ACTIVE), Run.node_name.is_not(None))
     )
     if nodes is not None:
@@ -239,10 +248,22 @@ def held_by_node(
 ) -> dict[tuple[str, str], list[hardware.AcceleratorSpec]]:
     """The accelerators the active runs (rows of `active_requests`) ask for, by node."""
     held: dict[tuple[str, str], list[hardware.AcceleratorSpec]] = {}
-    for testbed, node, inspection, deployment in rows:
-        wanted = requested_accelerators(inspection or deployment, inspection=bool(inspection))
+    for testbed, node, inspection, deployment, given in rows:
+        wanted = _given(given)
+        if wanted is None:
+            wanted = requested_accelerators(inspection or deployment, inspection=bool(inspection))
         held.setdefault((testbed, node), []).extend(wanted)
     return held
+
+
+def _given(held: Any) -> tuple[hardware.AcceleratorSpec, ...] | None:
+    """The accelerators an attempt's placement recorded as given, or None."""
+    if not isinstance(held, dict):
+        return None
+    try:
+        return hardware.parse_spec(held).accelerators
+    except hardware.SpecError:
+        return None
 
 
 # ---- device accounting ------------------------------------------------------------------------
@@ -398,6 +419,31 @@ def explain(
         "order": "free devices asked, then fewest spare accelerators for runs that ask none, "
         "then the testbed's queue, then the node's active runs",
     }
+
+
+def spare(candidate: Candidate, wanted: Sequence[hardware.AcceleratorSpec], held: Held) -> int:
+    """How many devices the node has free beyond what `wanted` asks (for choosing between
+    alternatives: the one with the most room)."""
+    return _short_and_spare(candidate, wanted, held)[1]
+
+
+def grant(candidate: Candidate, spec: hardware.HardwareSpec, held: Held) -> hardware.HardwareSpec:
+    """`spec` as the node gives it now: each count range ("A100:1..4") fixed at as many as
+    the node has free within it (at least its low end, which feasibility made sure of)."""
+    node = candidate.node
+    free = free_devices(node, held.get((candidate.testbed, node.name), ()), candidate.others)
+    given = []
+    for accelerator in spec.accelerators:
+        if accelerator.count_max is None:
+            given.append(accelerator)
+            continue
+        index = _first_fit(node, accelerator)
+        available = 0 if index is None else free[index]
+        count = int(min(accelerator.count_max, max(accelerator.count, available)))
+        if index is not None:
+            free[index] -= count
+        given.append(replace(accelerator, count=count, count_max=None))
+    return replace(spec, accelerators=tuple(given))
 
 
 def busy(

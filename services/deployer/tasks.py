@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -12,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services import worker
-from shared import attempts, placement, testbeds
+from shared import attempts, hardware, placement, testbeds
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, utcnow
 from shared.environment import python_requirements
+from shared.hardware import HardwareSpec
+from shared.hardware.spec import options as hardware_options
 from shared.lifecycle import cas_run, refresh_parent
 from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec, Requests
 from shared.testbeds.base import Job, NoCapacity, Tracked
@@ -107,6 +110,14 @@ def placement_of(session: Session, run: Run) -> Placement:
     return _deployment_placement(run, deployment)
 
 
+def given_job(job: Job, given: HardwareSpec) -> Job:
+    """The job with the hardware its node gives it (the alternative taken, each count range
+    fixed), and the number of GPUs it got in TESSERA_GPU_COUNT."""
+    count = sum(a.count for a in given.accelerators if a.kind == "gpu")
+    env = {**job.env, "TESSERA_GPU_COUNT": str(count)} if given.accelerators else job.env
+    return dataclasses.replace(job, hardware=given, env=env)
+
+
 def _fail(run_id: uuid.UUID, reason: str) -> None:
     with worker.transaction() as session:
         if cas_run(session, run_id, ["queued"], "failed", state_reason=reason):
@@ -115,13 +126,15 @@ def _fail(run_id: uuid.UUID, reason: str) -> None:
 
 @dataclass(frozen=True)
 class Chosen:
-    """Where placement puts a run: the node, its testbed row, its stored inventory, and why
-    it was chosen (stored on the attempt)."""
+    """Where placement puts a run: the node, its testbed row, its stored inventory, the
+    hardware it is given there (one alternative, count ranges fixed) and why it was chosen
+    (stored on the attempt)."""
 
     candidate: placement.Candidate
     testbed: Testbed
     inventory: dict[str, Any]
     why: dict[str, Any]
+    hardware: HardwareSpec
 
 
 @dataclass(frozen=True)
@@ -131,45 +144,94 @@ class Waiting:
     reason: str
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One alternative of the run's hardware, as placement found it."""
+
+    number: int
+    spec: HardwareSpec
+    ranked: list[placement.Candidate]
+    held: placement.Held
+    load: placement.Load
+    busy: str | None
+
+
 def _choose(session: Session, run: Run, plan: Placement) -> Chosen | Waiting | str:
-    """The best node that fits now, across every allowed testbed (feasibility, then ranking);
-    Waiting when every node that fits has its devices held (by Tessera's runs or other work),
-    or when a retried run's pinned testbed is offline; or why no node ever fits."""
+    """The best node that fits now, across every allowed testbed (feasibility, then ranking),
+    for each alternative the run's hardware allows (SkyPilot's any-of: the one with the most
+    free; its ordered list: the first that can start now); Waiting when every node that fits
+    has its devices held (by Tessera's runs or other work), or when a retried run's pinned
+    testbed is offline; or why no node ever fits."""
+    candidates = _candidates(session)
+    options: list[_Option] = []
+    unmet: placement.Unmet | None = None
+    for number, spec in enumerate(hardware_options(plan.job.hardware)):
+        found = _option(session, run, plan, candidates, number, spec)
+        if isinstance(found, placement.Unmet):
+            unmet = unmet or found
+        else:
+            options.append(found)
+    if not options:
+        assert unmet is not None
+        if run.attempt > 0 and plan.testbed is not None and unmet.field == "testbed":
+            return Waiting(f"attempt {run.attempt + 1} waits for its testbed: {unmet.reason}")
+        return unmet.reason
+    free = [option for option in options if option.busy is None]
+    if not free:
+        return Waiting(str(options[0].busy))
+    best = free[0] if plan.job.hardware.ordered else max(free, key=_spare)
+    node = best.ranked[0]
+    testbed = session.get(Testbed, node.testbed_id)
+    if testbed is None:
+        return "testbed gone"
+    inventory = session.execute(
+        select(Node.inventory).where(Node.testbed_id == testbed.id, Node.name == node.node.name)
+    ).scalar_one_or_none()
+    given = placement.grant(node, best.spec, best.held)
+    why = placement.explain(best.ranked, best.spec.accelerators, best.held, best.load)
+    why["held"] = hardware.to_dict(HardwareSpec(accelerators=given.accelerators))
+    if len(options) > 1 or plan.job.hardware.choices:
+        why["alternative"] = {"number": best.number, "hardware": hardware.to_dict(best.spec)}
+    return Chosen(node, testbed, inventory or {}, why, given)
+
+
+def _option(
+    session: Session,
+    run: Run,
+    plan: Placement,
+    candidates: list[placement.Candidate],
+    number: int,
+    spec: HardwareSpec,
+) -> _Option | placement.Unmet:
     found = placement.feasible(
-        plan.job.hardware,
-        _candidates(session),
+        spec,
+        candidates,
         testbed=plan.testbed,
         image=plan.image,
         spec_field=plan.spec_field,
         slurm=plan.job.slurm,
     )
     if isinstance(found, placement.Unmet):
-        if run.attempt > 0 and plan.testbed is not None and found.field == "testbed":
-            return Waiting(f"attempt {run.attempt + 1} waits for its testbed: {found.reason}")
-        return found.reason
+        return found
     withdrawn = attempts.avoided(session, run.id)
     if withdrawn and any(c.testbed_id not in withdrawn for c in found):
         found = [c for c in found if c.testbed_id not in withdrawn]
-    wanted = plan.job.hardware.accelerators
+    wanted = spec.accelerators
     nodes = [(c.testbed, c.node.name) for c in found]
     held: placement.Held = {}
     load = placement.NO_LOAD
+    busy = None
     if len(found) > 1 or wanted:
         held = placement.held_by_node(session.execute(placement.active_requests(nodes)))
         load = placement.load_of(session.execute(placement.load_query({t for t, _ in nodes})))
         found = placement.rank(found, wanted, held, load)
         busy = placement.busy(found, wanted, held)
-        if busy is not None:
-            return Waiting(busy)
-    best = found[0]
-    testbed = session.get(Testbed, best.testbed_id)
-    if testbed is None:
-        return "testbed gone"
-    inventory = session.execute(
-        select(Node.inventory).where(Node.testbed_id == testbed.id, Node.name == best.node.name)
-    ).scalar_one_or_none()
-    why = placement.explain(found, wanted, held, load)
-    return Chosen(best, testbed, inventory or {}, why)
+    return _Option(number, spec, found, held, load, busy)
+
+
+def _spare(option: _Option) -> int:
+    """How many devices the option's best node has free beyond what it asks."""
+    return placement.spare(option.ranked[0], option.spec.accelerators, option.held)
 
 
 def _record(run_id: uuid.UUID, number: int, chosen: Chosen, backend_ref: str) -> str:
@@ -240,11 +302,10 @@ def place(run_id: str) -> None:
         _fail(key, str(error))
         return
     attempt_key = attempts.key(key, number)
+    job = given_job(plan.job, chosen.hardware)
     try:
         with worker.reaching(chosen.testbed):
-            backend_ref = connector.place(
-                chosen.testbed, node, attempt_key, plan.job, chosen.inventory
-            )
+            backend_ref = connector.place(chosen.testbed, node, attempt_key, job, chosen.inventory)
     except NoCapacity as error:  # the node cannot start it now: it stays queued, tried again
         _wait(key, f"{chosen.testbed.name}/{node}: {error}")
         return

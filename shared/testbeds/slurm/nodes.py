@@ -383,6 +383,9 @@ def node_report(
         memory_bytes=found.memory_bytes,
         accelerators=tuple(accelerators),
         features=frozenset(found.features),
+        cpu_family=seen.cpu_family if seen else None,
+        cpu_model_number=seen.cpu_model_number if seen else None,
+        disk_bytes=seen.disk_bytes if seen else None,
     )
     runtimes = [*((probed or {}).get("runtimes") or ["native"]), *cluster_runtimes]
     data = inventory.node_to_json(info, runtimes, held_by_others(found, listed.tessera))

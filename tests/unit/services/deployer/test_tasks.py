@@ -192,3 +192,98 @@ def test_only_a_run_no_node_could_ever_take_fails(
     state, reason, _ = _state(run_id)
     assert state == "failed" and reason is not None and "4 x gpu" in reason
     assert connector.placed == []
+
+
+# ---- alternatives and count ranges ------------------------------------------------------------
+
+
+def _testbed_of(name: str, model: str, count: int, held_by_others: int = 0) -> None:
+    info = hardware.NodeInfo(
+        "vm", name, "x86_64", None, None, frozenset(), 8, 2**34,
+        (hardware.NodeAccelerator("gpu", "nvidia", model, 80 * 10**9, count),),
+    )  # fmt: skip
+    data = inventory.node_to_json(info, ["native"], (held_by_others,))
+    with worker.transaction() as session:
+        testbed = Testbed(name=name, kind="slurm", config={}, state="online")
+        session.add(testbed)
+        session.flush()
+        session.add(Node(testbed_id=testbed.id, name="vm", state="online", inventory=data))
+
+
+class Given(Recording):
+    """Records the hardware and GPU count each placement was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[Job] = []
+
+    def place(self, testbed: Testbed, node: str, run_id: uuid.UUID, job: Job,
+              inventory: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+        self.jobs.append(job)
+        return super().place(testbed, node, run_id, job, inventory)
+
+
+def _placement(run_id: uuid.UUID) -> dict[str, Any]:
+    from shared.db.models import RunAttempt
+
+    with worker.transaction() as session:
+        row = session.query(RunAttempt).filter(RunAttempt.run_id == run_id).one()
+        return dict(row.placement)
+
+
+def test_an_ordered_preference_takes_the_first_alternative_free_now(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0
+    connector = Given()
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: connector)
+    monkeypatch.setattr(tasks, "send", lambda *args, **options: None)
+    _testbed_of("a100s", "A100", 1, held_by_others=1)  # its one A100 is busy
+    _testbed_of("v100s", "V100", 4)
+    first = _queued_run(["true"], "[A100:1, V100:1]")
+    tasks.place(str(first))
+    assert connector.placed == [("v100s", "vm")]
+    assert [a.models for a in connector.jobs[0].hardware.accelerators] == [("V100",)]
+    why = _placement(first)
+    assert why["alternative"]["number"] == 1 and why["chosen"]["testbed"] == "v100s"
+    with worker.transaction() as session:  # the A100 is free again: the first choice wins
+        node = session.query(Node).join(Testbed).filter(Testbed.name == "a100s").one()
+        node.inventory = {**node.inventory, "accelerators": [
+            {**node.inventory["accelerators"][0], "held_by_others": 0}]}  # fmt: skip
+    second = _queued_run(["true"], "[A100:1, V100:1]")
+    tasks.place(str(second))
+    assert connector.placed[-1] == ("a100s", "vm")
+    assert _placement(second)["alternative"]["number"] == 0
+
+
+def test_any_of_takes_the_alternative_with_the_most_room(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0
+    connector = Given()
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: connector)
+    _testbed_of("a100s", "A100", 2)
+    _testbed_of("v100s", "V100", 8)
+    run_id = _queued_run(["true"], {"gpu": {"A100": 1, "V100": 1}})
+    tasks.place(str(run_id))
+    assert connector.placed == [("v100s", "vm")]
+    assert _placement(run_id)["held"]["accelerators"][0]["model"] == ["V100"]
+
+
+def test_a_count_range_gets_as_many_as_the_node_has_free_and_holds_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0
+    connector = Given()
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: connector)
+    monkeypatch.setattr(tasks, "send", lambda *args, **options: None)
+    _testbed_of("h100s", "H100", 8, held_by_others=5)  # 3 free
+    first = _queued_run(["true"], "H100:1..4")
+    tasks.place(str(first))
+    (job,) = connector.jobs
+    assert [a.count for a in job.hardware.accelerators] == [3]
+    assert job.hardware.accelerators[0].count_max is None and job.env["TESSERA_GPU_COUNT"] == "3"
+    # the three it got are held: a second H100:1 run waits (5 held outside, 3 by the first)
+    second = _queued_run(["true"], "H100:1")
+    tasks.place(str(second))
+    assert _state(second)[0] == "queued" and len(connector.jobs) == 1
