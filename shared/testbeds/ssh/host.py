@@ -90,10 +90,12 @@ def _live_claims(base: "str") -> "list[dict[str, Any]]":
 
 def _allocate(request: "dict[str, Any]", live: "list[dict[str, Any]]") -> "Any":
     """The GPUs, cores and memory for the request, or the reason it does not fit now."""
-    taken = {index for claim in live for index in claim.get("gpus", [])}
-    gpus: list[int] = []
+    # Devices by name (an index, a MIG UUID); claims of older versions hold ints.
+    taken = {str(device) for claim in live for device in claim.get("gpus", [])}
+    gpus = []  # type: list[str]
     for group in request.get("gpus", []):
-        free = [i for i in group["eligible"] if i not in taken and i not in gpus]
+        eligible = [str(device) for device in group["eligible"]]
+        free = [i for i in eligible if i not in taken and i not in gpus]
         if len(free) < group["count"]:
             return "waiting for a GPU: {} of the {} that fit are in use".format(
                 len(group["eligible"]) - len(free), len(group["eligible"])

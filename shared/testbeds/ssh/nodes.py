@@ -10,21 +10,25 @@ from shared.testbeds.base import NodeReport
 
 
 def host_gpus(hwinfo: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each GPU of the host by its device index: what placement hands out one at a time."""
+    """Each GPU of the host as placement hands them out, one at a time: `device` is what the
+    run's CUDA_VISIBLE_DEVICES names, its index, or for a MIG slice (which shares its
+    parent's index) its MIG UUID."""
     found = []
     for position, gpu in enumerate(hwinfo.get("gpus") or []):
         if not isinstance(gpu, Mapping):
             continue
         index = gpu.get("index")
+        number = int(index) if isinstance(index, int | str) and str(index).isdigit() else position
+        uuid = str(gpu.get("uuid") or "")
         found.append(
             {
-                "index": int(index) if isinstance(index, int | str) and str(index).isdigit()
-                else position,
+                "index": number,
+                "device": uuid if uuid.startswith("MIG-") else str(number),
                 "vendor": hardware.normalise_vendor(str(gpu.get("vendor") or "")),
                 "model": str(gpu.get("model") or "gpu"),
                 "memory_bytes": gpu.get("memory_bytes"),
             }
-        )  # fmt: skip
+        )
     return found
 
 

@@ -36,12 +36,13 @@ def venv_dir(base: str, requirements: Sequence[str]) -> str:
 
 
 def gpu_request(job: Job, gpus: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per accelerator the run asks for: how many, and the host's device indices that fit it
-    (`hardware.fits`: the model, vendor and memory the spec names)."""
+    """Per accelerator the run asks for: how many, and the host's devices that fit it
+    (`hardware.fits`: the model, vendor and memory the spec names), as CUDA_VISIBLE_DEVICES
+    names them (an index, a MIG slice's UUID)."""
     groups = []
     for spec in job.hardware.accelerators:
         eligible = [
-            int(gpu["index"])
+            str(gpu.get("device", gpu["index"]))
             for gpu in gpus
             if hardware.fits(
                 spec,

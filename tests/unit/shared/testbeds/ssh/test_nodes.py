@@ -31,6 +31,21 @@ def test_a_probed_host_lists_its_gpus_by_index() -> None:
     assert report.inventory["accelerators"][0]["count"] == len(gpus)
 
 
+def test_a_mig_slice_is_handed_out_by_its_uuid_not_its_parents_index() -> None:
+    from tests.unit.shared.test_hwinfo import a100_query
+
+    listing = hwinfo.parse_nvidia_smi_list(
+        (FIXTURES / "nvidia_smi_L_a100_80gb_mixed_mig_telegraf_5812.txt").read_text()
+    )
+    modes = ["Enabled", "Disabled", "Disabled", "Disabled"]
+    gpus = hwinfo.apply_mig(a100_query(modes, [g["uuid"] for g in listing]), listing)
+    found = nodes.host_gpus({"gpus": gpus})
+    devices = [g["device"] for g in found]
+    assert devices[:4] == [g["uuid"] for g in gpus[:4]] and devices[0].startswith("MIG-")
+    assert devices[4:] == ["1", "2", "3"]  # whole cards: their index
+    assert len(set(devices)) == len(devices)  # never two runs on one slice
+
+
 def test_an_unreachable_host_keeps_its_last_probe() -> None:
     report = nodes.offline_report("gpu-1", "lab", _probe(), "unreachable: timed out")
     assert (report.state, report.state_reason) == ("offline", "unreachable: timed out")

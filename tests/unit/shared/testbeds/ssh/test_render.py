@@ -32,7 +32,7 @@ def test_only_the_devices_that_fit_are_eligible(settings: Settings) -> None:
     job = _job(hardware=parse_spec("nvidia:A100:80GB..:2"), cpu=2.0, memory=2**30)
     made = render.files(job, RUN, "/h/.tessera/n1", INVENTORY, settings)
     request = json.loads(made[f"/h/.tessera/n1/runs/{RUN}/request.json"])
-    assert request == {"gpus": [{"count": 2, "eligible": [1, 2]}], "gpu_vendor": "nvidia",
+    assert request == {"gpus": [{"count": 2, "eligible": ["1", "2"]}], "gpu_vendor": "nvidia",
                        "cpu": 2.0, "memory": 2**30}  # fmt: skip
     with pytest.raises(RenderError, match="2 GPUs that fit, the run asks 3"):
         render.files(_job(hardware=parse_spec("nvidia:A100:80GB..:3")), RUN, "/b", INVENTORY,
