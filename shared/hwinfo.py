@@ -1220,8 +1220,18 @@ def collect() -> "dict[str, Any]":
         "nvidia": nvidia_info,
         "visible_gpus": visible,
         "rocm": _guard(errors, "rocm", {"version": None}, _rocm),
+        "disk": _guard(errors, "disk", dict.fromkeys(DISK_KEYS), lambda: disk_space(os.getcwd())),
         "errors": errors,
     }
+
+
+DISK_KEYS = ("path", "total_bytes", "free_bytes")
+
+
+def disk_space(path: "str") -> "dict[str, Any]":
+    """The file system the probe runs in (a run's folder): its size and what is free."""
+    usage = shutil.disk_usage(path)
+    return {"path": path, "total_bytes": usage.total, "free_bytes": usage.free}
 
 
 def _checked_runtimes() -> "tuple[list[str], dict[str, str]]":

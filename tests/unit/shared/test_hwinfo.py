@@ -29,6 +29,7 @@ TOP_KEYS = {
     "probe_version", "hostname", "collected_at", "cpu", "memory", "gpus", "accelerators",
     "os_release", "kernel", "container", "python", "scheduler", "runtimes", "errors",
     "runtime_checks", "limits", "cpu_topology", "hypervisor", "nvidia", "visible_gpus", "rocm",
+    "disk",
 }  # fmt: skip
 CPU_KEYS = {
     "arch", "vendor", "model_name", "family", "model", "stepping", "flags", "sockets", "cores",
@@ -862,3 +863,14 @@ def test_docker_with_a_daemon_is_listed() -> None:
         return ("27.3.1\n", "") if argv[0] == "docker" else (None, f"{argv[0]}: not installed")
 
     assert hwinfo.check_runtimes(fake_run) == (["docker"], {"docker": "ok: 27.3.1"})
+
+
+def test_disk_is_the_file_system_the_probe_runs_in(tmp_path: Path) -> None:
+    found = hwinfo.disk_space(str(tmp_path))
+    assert found["path"] == str(tmp_path)
+    assert 0 < found["free_bytes"] <= found["total_bytes"]
+    from shared import hardware
+
+    node = hardware.node_from_hwinfo({"disk": found}, name="n", testbed="t")
+    assert node.disk_bytes == found["free_bytes"]
+    assert not hardware.match(hardware.parse_spec({"disk": "1GB.."}), node)
