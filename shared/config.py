@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     runs_dir: Path | None = Field(None, description="Working folders of local runs.")
     venv_dir: Path | None = Field(None, description="Cache of venvs by content hash.")
     pip_index_url: str | None = Field(None, description="Index pip uses for builds.")
+    script_url_prefixes: list[str] = Field(
+        default_factory=lambda: ["https://raw.githubusercontent.com/"],
+        description="Where an inspection's script may be fetched from when given as a URL.",
+    )
     pip_allowed_index_urls: list[str] = Field(
         default_factory=list, description="Indexes a requirements_txt may name (--index-url)."
     )

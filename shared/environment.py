@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from shared.config import get_settings
@@ -28,6 +29,8 @@ def environment_of(spec: InspectionSpec) -> dict[str, Any]:
     fields = set(ENVIRONMENT_FIELDS)
     if spec.base != HOST_BASE:
         fields |= set(IMAGE_FIELDS)
+    if spec.package_manager is not None:  # named only when set: older digests stay as they were
+        fields.add("package_manager")
     data = spec.model_dump(mode="json", include=fields)
     data["packages"] = sorted(set(data["packages"]))
     data["python_packages"] = sorted(set(data["python_packages"]))
@@ -41,6 +44,23 @@ def environment_digest(spec: InspectionSpec) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class LockInstall:
+    """A Pipfile and its lock that micropipenv or pipenv installs (`install --deploy`)."""
+
+    manager: str
+    pipfile: str
+    lock: str
+
+
+def lock_install(spec: InspectionSpec) -> LockInstall | None:
+    manager = spec.package_manager
+    if manager in (None, "pip") or spec.python is None:
+        return None
+    assert spec.python.requirements is not None and spec.python.requirements_locked is not None
+    return LockInstall(manager, spec.python.requirements, spec.python.requirements_locked)
+
+
 def python_requirements(spec: InspectionSpec) -> tuple[list[str], bool]:
     """The requirement lines to install, and whether they are hash-locked."""
     lines = list(spec.python_packages)
@@ -49,7 +69,8 @@ def python_requirements(spec: InspectionSpec) -> tuple[list[str], bool]:
         lines = requirements_from_lock(spec.python.requirements_locked) + lines
         locked = True
     elif spec.python is not None and spec.python.requirements is not None:
-        lines = requirements_from_pipfile(spec.python.requirements) + lines
+        allowed = get_settings().pip_allowed_index_urls
+        lines = requirements_from_pipfile(spec.python.requirements, allowed) + lines
     elif spec.python is not None and spec.python.requirements_txt is not None:
         allowed = get_settings().pip_allowed_index_urls
         txt = requirements_from_txt(spec.python.requirements_txt, allowed)

@@ -80,14 +80,19 @@ def refresh_parent(
         .order_by(Run.index)
     ).all()
     cancelled = any(row.cancel_requested for row in rows) or build_state == "cancelled"
-    state = request_state(build_state, [row.state for row in rows], cancelled)
+    allowed = int((parent.specification or {}).get("allowed_failures") or 0)
+    state = request_state(build_state, [row.state for row in rows], cancelled, allowed)
     if state != parent.state:
         parent.state = state
         parent.updated_at = utcnow()
         if state in REQUEST_TERMINAL:
             parent.finished_at = utcnow()
+        failed = [row for row in rows if row.state not in ("succeeded", "cancelled")]
+        if state == "succeeded" and failed:
+            parent.state_reason = (
+                f"{len(failed)} of {len(rows)} runs failed, within allowed_failures ({allowed})"
+            )
         if state == "failed":
-            failed = [row for row in rows if row.state not in ("succeeded", "cancelled")]
             parent.state_reason = (
                 f"build failed: {build_reason}"
                 if build_state == "failed"
@@ -97,3 +102,29 @@ def refresh_parent(
                 else None
             )
     return state
+
+
+TURN = "waits for its turn"
+
+
+def next_in_turn(session: Session, run: Run) -> list[uuid.UUID]:
+    """The queued runs of an ended run's inspection that wait for their turn (its
+    parallelism), first by index: the deployer is asked to place them now, not at its next
+    retry."""
+    if run.inspection_id is None:
+        return []
+    inspection = session.get(Inspection, run.inspection_id)
+    limit = (inspection.specification or {}).get("parallelism") if inspection else None
+    if not limit:
+        return []
+    rows = session.execute(
+        select(Run.id)
+        .where(
+            Run.inspection_id == run.inspection_id,
+            Run.state == "queued",
+            Run.state_reason.startswith(TURN),
+        )
+        .order_by(Run.index)
+        .limit(int(limit))
+    )
+    return list(rows.scalars())

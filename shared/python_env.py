@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
 from collections.abc import Sequence
 from typing import Any
 
+import tomli_w
 from packaging.requirements import InvalidRequirement, Requirement
+
+PYPI = "https://pypi.org/simple"
 
 
 def check_python_requirement(value: str) -> str:
@@ -40,20 +44,75 @@ def _spec(name: str, value: Any) -> str:
     raise ValueError(f"{name}: unsupported Pipfile entry {value!r}")
 
 
-def requirements_from_pipfile(text: str) -> list[str]:
-    """The [packages] of a Pipfile as PEP 508 requirements."""
+def parse_pipfile(text: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"not a valid Pipfile (TOML): {error}") from None
-    if "source" in data and any(
-        s.get("url") not in (None, "https://pypi.org/simple") for s in data["source"]
-    ):
-        raise ValueError("Pipfile [[source]] other than PyPI is not accepted")
+
+
+def pipfile_text(data: dict[str, Any]) -> str:
+    """A Pipfile sent as an object (Amun's form), written as the TOML file pipenv reads."""
+    try:
+        return tomli_w.dumps(data)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the Pipfile object cannot be written as TOML: {error}") from None
+
+
+def pipfile_hash(data: dict[str, Any]) -> str:
+    """The sha256 pipenv records in Pipfile.lock's _meta.hash for this Pipfile (pipenv's and
+    micropipenv's rule: the Pipfile's sources, requires and both package sections as compact,
+    key-sorted JSON)."""
+    content = {
+        "_meta": {"requires": data.get("requires", {}), "sources": data.get("source", [])},
+        "default": data.get("packages", {}),
+        "develop": data.get("dev-packages", {}),
+    }
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def check_sources(data: dict[str, Any], allowed: Sequence[str], where: str) -> dict[str, str]:
+    """The Pipfile's or lock's sources by name, each PyPI or an index the admin allows."""
+    sources = data.get("source", data.get("_meta", {}).get("sources", []))
+    if not isinstance(sources, list):
+        raise ValueError(f"{where}: sources must be a list")
+    named: dict[str, str] = {}
+    for number, source in enumerate(sources):
+        url = source.get("url") if isinstance(source, dict) else None
+        if not isinstance(url, str) or url.rstrip("/") not in {PYPI, *allowed}:
+            raise ValueError(
+                f"{where}: source {number} ({url!r}) is neither PyPI nor an index the "
+                "admin allows (TESSERA_PIP_ALLOWED_INDEX_URLS)"
+            )
+        named[str(source.get("name", number))] = url
+    return named
+
+
+def requirements_from_pipfile(text: str, allowed: Sequence[str] = ()) -> list[str]:
+    """The [packages] of a Pipfile as PEP 508 requirements."""
+    data = parse_pipfile(text)
+    check_sources(data, [url.rstrip("/") for url in allowed], "Pipfile")
     packages = data.get("packages", {})
     if not isinstance(packages, dict):
         raise ValueError("Pipfile [packages] must be a table")
     return [check_python_requirement(_spec(name, value)) for name, value in packages.items()]
+
+
+def check_lock(pipfile: str, lock: str) -> str | None:
+    """The lock's recorded Pipfile hash (None when it records none); ValueError when it is
+    not the hash of this Pipfile (the lock is out of date: `pipenv lock` again)."""
+    data = json.loads(lock)
+    recorded = data.get("_meta", {}).get("hash", {}).get("sha256")
+    if recorded is None:
+        return None
+    actual = pipfile_hash(parse_pipfile(pipfile))
+    if recorded != actual:
+        raise ValueError(
+            f"the lock's _meta.hash.sha256 {recorded!r} is not the hash of the Pipfile given "
+            f"({actual!r}): the lock is out of date; run `pipenv lock` again"
+        )
+    return str(recorded)
 
 
 def requirements_from_lock(text: str) -> list[str]:
@@ -75,6 +134,11 @@ def requirements_from_lock(text: str) -> list[str]:
             raise ValueError(f"{name}: a locked entry needs its hashes")
         lines.append(" ".join([requirement, *(f"--hash={h}" for h in hashes)]))
     return lines
+
+
+def lock_data(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    return data if isinstance(data, dict) else {}
 
 
 _INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url")

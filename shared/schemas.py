@@ -25,11 +25,13 @@ from pydantic_core import PydanticCustomError
 from shared import hardware
 from shared.config import get_settings
 from shared.hardware import HardwareSpec
-from shared.python_env import (
-    check_python_requirement,
-    requirements_from_lock,
-    requirements_from_pipfile,
-    requirements_from_txt,
+from shared.python_env import check_python_requirement
+from shared.spec_python import (
+    MANAGER_REQUIREMENT,
+    PackageManager,
+    PythonSection,
+    environment_list,
+    requirement_name,
 )
 
 HOST_BASE = "host"
@@ -265,43 +267,6 @@ class RunSection(Strict):
     queue_timeout_s: QueueTimeout = None
 
 
-class PythonSection(Strict):
-    requirements: str | None = Field(None, description="A Pipfile.")
-    requirements_locked: str | None = Field(None, description="Its Pipfile.lock.")
-    requirements_txt: str | None = Field(
-        None, description="A requirements.txt (requirements and --hash only; no other options)."
-    )
-
-    @field_validator("requirements_txt")
-    @classmethod
-    def _requirements_txt(cls, value: str | None) -> str | None:
-        if value is not None:
-            requirements_from_txt(value, get_settings().pip_allowed_index_urls)
-        return value
-
-    @field_validator("requirements")
-    @classmethod
-    def _pipfile(cls, value: str | None) -> str | None:
-        if value is not None:
-            requirements_from_pipfile(value)
-        return value
-
-    @field_validator("requirements_locked")
-    @classmethod
-    def _lock(cls, value: str | None) -> str | None:
-        if value is not None:
-            requirements_from_lock(value)
-        return value
-
-    @model_validator(mode="after")
-    def _lock_needs_pipfile(self) -> PythonSection:
-        if self.requirements_locked is not None and self.requirements is None:
-            raise ValueError("requirements_locked needs requirements (the Pipfile) too")
-        if self.requirements_txt is not None and self.requirements is not None:
-            raise ValueError("give a Pipfile (requirements) or requirements_txt, not both")
-        return self
-
-
 class FileSpec(Strict):
     """A file placed in the run's working folder (inspections) or the image (builds)."""
 
@@ -389,10 +354,32 @@ class InspectionSpec(Strict):
     )
     python_packages: list[PythonRequirement] = Field(default_factory=list)
     python: PythonSection | None = None
+    package_manager: PackageManager | None = Field(
+        None,
+        description="What installs python.requirements_locked: pip (the default: its wheels "
+        "by their hashes), or micropipenv or pipenv (`install --deploy`, each package from "
+        "its own index), installed first when python_packages does not name it.",
+    )
     files: list[FileSpec] = Field(default_factory=list)
-    environment: dict[str, str] = Field(default_factory=dict)
-    script: str | None = Field(None, description="Omit it to build only.")
+    environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variables: a mapping, or Amun's list of {name, value}.",
+        examples=[{"OMP_NUM_THREADS": "4"}, [{"name": "OMP_NUM_THREADS", "value": "4"}]],
+    )
+    script: str | None = Field(
+        None,
+        description="The script's text, or an https URL it is fetched from at submit (under "
+        "a prefix the admin allows: TESSERA_SCRIPT_URL_PREFIXES). Omit it to build only.",
+    )
     batch_size: int = Field(1, ge=1)
+    allowed_failures: int = Field(
+        0, ge=0, description="Runs that may fail while the inspection still succeeds (Amun's)."
+    )
+    parallelism: int | None = Field(
+        None,
+        ge=1,
+        description="At most this many of its runs at once (Amun's); no limit when omitted.",
+    )
     build: BuildSection | None = None
     run: RunSection | None = None
     update: bool = False
@@ -401,6 +388,7 @@ class InspectionSpec(Strict):
 
     _identifier = field_validator("identifier")(check_identifier)
     _testbed = field_validator("testbed")(check_testbed_name)
+    _environment_list = field_validator("environment", mode="before")(environment_list)
     _environment = field_validator("environment")(_check_environment)
     _image_environment = field_validator("environment")(_check_image_environment)
     _script = field_validator("script")(_check_script)
@@ -430,11 +418,36 @@ class InspectionSpec(Strict):
             raise ValueError("two files have the same path")
         return values
 
+    @model_validator(mode="before")
+    @classmethod
+    def _annotations(cls, data: object) -> object:
+        """Keys starting with '@' are annotations (Amun stores '@created' in the document it
+        keeps): kept out of the spec, never refused."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if not str(key).startswith("@")}
+        return data
+
     @model_validator(mode="after")
     def _host_is_read_only(self) -> InspectionSpec:
         if self.base == HOST_BASE and self.update:
             raise ValueError("update needs an image base: base 'host' never changes the node's OS")
         return self
+
+    @model_validator(mode="after")
+    def _package_manager(self) -> InspectionSpec:
+        if self.package_manager is not None and self.python is None:
+            raise ValueError("package_manager installs python.requirements_locked: give python")
+        if self.python is not None:
+            self.python.check_manager(self.package_manager or "pip")
+        return self
+
+    def python_tools(self) -> list[str]:
+        """python_packages, with the package manager added when they do not name it."""
+        tool = MANAGER_REQUIREMENT.get(self.package_manager or "pip")
+        names = {requirement_name(line) for line in self.python_packages}
+        if tool is None or requirement_name(tool) in names:
+            return list(self.python_packages)
+        return [*self.python_packages, tool]
 
     def run_requests(self) -> Requests:
         return (self.run.requests if self.run else None) or Requests()

@@ -24,8 +24,11 @@ REQUEST_STATES = ("pending", "building", "running", "succeeded", "failed", "canc
 REQUEST_TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
-def request_state(build_state: str | None, run_states: Iterable[str], cancelled: bool) -> str:
-    """The state of an inspection or deployment, from its build's and its runs' states."""
+def request_state(
+    build_state: str | None, run_states: Iterable[str], cancelled: bool, allowed_failures: int = 0
+) -> str:
+    """The state of an inspection or deployment, from its build's and its runs' states; with
+    `allowed_failures` (Amun's), up to that many runs may fail while at least one succeeds."""
     runs = list(run_states)
     if build_state in ("pending", "building") and not cancelled:
         return build_state
@@ -35,6 +38,7 @@ def request_state(build_state: str | None, run_states: Iterable[str], cancelled:
         return "running" if build_state is None or build_state == "succeeded" else "pending"
     if cancelled or build_state == "cancelled":
         return "cancelled"
-    if all(state == "succeeded" for state in runs):
+    succeeded = sum(state == "succeeded" for state in runs)
+    if succeeded == len(runs) or (succeeded and len(runs) - succeeded <= allowed_failures):
         return "succeeded"
     return "failed"

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.python_env import pipfile_hash
 from shared.schemas import Requests, Strict, check_image, check_testbed_name
 
 
@@ -329,6 +330,27 @@ class Health(Out):
 
 
 # Request examples for the OpenAPI document (`openapi_examples` of each request body).
+AMUN_PIPFILE: dict[str, Any] = {
+    "source": [{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": True}],
+    "packages": {"six": "==1.16.0"},
+    "requires": {"python_version": "3.11"},
+}
+AMUN_LOCK: dict[str, Any] = {
+    "_meta": {
+        "hash": {"sha256": pipfile_hash(AMUN_PIPFILE)},
+        "pipfile-spec": 6,
+        "requires": AMUN_PIPFILE["requires"],
+        "sources": AMUN_PIPFILE["source"],
+    },
+    "default": {
+        "six": {
+            "hashes": ["sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"],
+            "index": "pypi",
+            "version": "==1.16.0",
+        }
+    },
+    "develop": {},
+}
 INSPECTION_EXAMPLES: dict[str, Any] = {
     "json-script": {
         "summary": "A script printing JSON, three runs on AVX2 nodes",
@@ -370,6 +392,23 @@ INSPECTION_EXAMPLES: dict[str, Any] = {
             "script": "#!/usr/bin/env python3\nimport six\nprint(six.__version__)\n",
         },
     },
+    "amun": {
+        "summary": "Amun's form: Pipfile and lock as objects, micropipenv, Amun's hardware keys",
+        "value": {
+            "base": "host",
+            "package_manager": "micropipenv",
+            "python_packages": ["micropipenv[toml]"],
+            "python": {"requirements": AMUN_PIPFILE, "requirements_locked": AMUN_LOCK},
+            "environment": [{"name": "OMP_NUM_THREADS", "value": "2"}],
+            "script": "#!/usr/bin/env python3\nimport six\nprint(six.__version__)\n",
+            "batch_size": 4,
+            "allowed_failures": 1,
+            "parallelism": 2,
+            "run": {
+                "requests": {"cpu": "1", "memory": "1Gi", "hardware": {"cpu_family": 6}},
+            },
+        },
+    },
     "build-only": {
         "summary": "Build only: check the environment builds, run nothing",
         "value": {"base": "host", "packages": ["coreutils"], "python_packages": ["six==1.16.0"]},
@@ -386,6 +425,22 @@ DEPLOYMENT_EXAMPLES: dict[str, Any] = {
             "image": "registry.example:5000/app:1.0",
             "command": ["python", "serve.py"],
             "requests": {"hardware": "H100:1"},
+        },
+    },
+    "skypilot-any-of": {
+        "summary": "SkyPilot's forms: any of two GPU models, at least 4 CPUs and 32 GiB",
+        "value": {
+            "command": ["python3", "train.py"],
+            "requests": {
+                "hardware": {"gpu": {"A100": 1, "V100": 1}, "cpus": "4+", "memory": "32+"}
+            },
+        },
+    },
+    "dstack-ranges": {
+        "summary": "dstack's forms: a GPU count range, CPU arch and count, free disk",
+        "value": {
+            "command": ["python3", "train.py"],
+            "requests": {"hardware": {"gpu": "A10:4..8", "cpu": "x86:16", "disk": "100GB.."}},
         },
     },
 }

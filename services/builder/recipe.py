@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.environment import RECIPE_VERSION, python_requirements
+from shared.environment import RECIPE_VERSION, lock_install, python_requirements
 from shared.schemas import HOST_BASE, InspectionSpec, check_image
 
 # The non-root user runs are made as; a fixed uid so run folders can be shared with it.
@@ -94,7 +94,8 @@ def render(
     check_image(spec.base)
     if not _HEX.fullmatch(spec_hash):
         raise RecipeError("the spec hash must be a sha256 hex digest")
-    requirements, locked = python_requirements(spec)
+    pipfile = lock_install(spec)
+    requirements, locked = (spec.python_tools(), False) if pipfile else python_requirements(spec)
     context: dict[str, tuple[bytes, int]] = {
         "tessera/setup.sh": (SETUP.read_bytes(), 0o755),
         "tessera/hwinfo.py": (probe, 0o644),
@@ -106,6 +107,10 @@ def render(
     }
     if locked:
         context["tessera/requirements-locked"] = (b"", 0o644)
+    if pipfile is not None:  # setup.sh's python step runs `<manager> install --deploy` on them
+        context["tessera/pipenv/Pipfile"] = (pipfile.pipfile.encode(), 0o644)
+        context["tessera/pipenv/Pipfile.lock"] = (pipfile.lock.encode(), 0o644)
+        context["tessera/package-manager"] = (pipfile.manager.encode(), 0o644)
     if spec.upgrade_pip:
         context["tessera/upgrade-pip"] = (b"", 0o644)
     if pip_index_url:

@@ -3,7 +3,7 @@
 # User input never appears in this text or in the Containerfile's commands: package names
 # and requirements are read from files of the build context and passed as quoted arguments.
 set -eu
-T=/opt/tessera
+T=${TESSERA_TOOLS:-/opt/tessera}  # the tools folder (set elsewhere only by tests)
 VENV=$T/venv
 
 manager() {
@@ -55,7 +55,9 @@ update() {
   esac
 }
 
-needs_venv() { [ -s "$T/requirements.txt" ] || [ -e "$T/upgrade-pip" ]; }
+needs_venv() {
+  [ -s "$T/requirements.txt" ] || [ -e "$T/upgrade-pip" ] || [ -s "$T/package-manager" ]
+}
 
 packages() {
   set --
@@ -97,6 +99,23 @@ python() {
       "$@" -r "$T/requirements.txt"
     fi
   fi
+  [ -s "$T/package-manager" ] || return 0
+  # micropipenv or pipenv installs the Pipfile.lock into the venv, each package from the
+  # index the lock names; --deploy checks the lock's hash against the Pipfile.
+  pm=$(cat "$T/package-manager")
+  case "$pm" in micropipenv | pipenv) ;; *) echo "tessera: unknown manager" >&2; exit 1 ;; esac
+  echo "tessera: installing Pipfile.lock with $pm"
+  (
+    cd "$T/pipenv"
+    export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV" MICROPIPENV_PIP_BIN="$VENV/bin/pip"
+    export PIPENV_VERBOSITY=-1 PIPENV_YES=1 HOME="$T/pipenv"
+    [ -s "$T/ca.pem" ] && export PIP_CERT="$T/ca.pem"
+    if [ "$pm" = pipenv ]; then
+      "$VENV/bin/pipenv" install --deploy --system
+    else
+      "$VENV/bin/micropipenv" install --deploy
+    fi
+  )
 }
 
 user() {  # user UID: the non-root user runs are made as

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services import worker
@@ -20,8 +20,9 @@ from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, 
 from shared.environment import python_requirements
 from shared.hardware import HardwareSpec
 from shared.hardware.spec import options as hardware_options
-from shared.lifecycle import cas_run, refresh_parent
+from shared.lifecycle import TURN, cas_run, refresh_parent
 from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec, Requests
+from shared.states import RUN_TERMINAL
 from shared.testbeds.base import Job, NoCapacity, Tracked
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,31 @@ def _spare(option: _Option) -> int:
     return placement.spare(option.ranked[0], option.spec.accelerators, option.held)
 
 
+def _turn(session: Session, run: Run) -> str | None:
+    """Why the run waits for its turn, when its inspection caps how many run at once (Amun's
+    parallelism): a run may start only while fewer than `parallelism` runs before it (by
+    index) have not ended. The runs that may go are thus the first `parallelism` unended ones,
+    a set that only moves forward, so two deployers never both start one too many."""
+    if run.inspection_id is None:
+        return None
+    inspection = session.get(Inspection, run.inspection_id)
+    limit = (inspection.specification or {}).get("parallelism") if inspection else None
+    if not limit:
+        return None
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Run)
+        .where(
+            Run.inspection_id == run.inspection_id,
+            Run.index < run.index,
+            Run.state.not_in(tuple(RUN_TERMINAL)),
+        )
+    )
+    if (ahead or 0) < int(limit):
+        return None
+    return f"{TURN}: parallelism {limit}, and {ahead} earlier runs have not ended"
+
+
 def _record(run_id: uuid.UUID, number: int, chosen: Chosen, backend_ref: str) -> str:
     """Move the run to `placed` with what was started, as attempt `number`: "placed";
     "adopted" when another delivery of this task recorded the same job first (nothing to
@@ -281,10 +307,18 @@ def place(run_id: str) -> None:
         run = session.get(Run, key)
         if run is None or run.state != "queued":
             return
+        turn = _turn(session, run)
         plan = placement_of(session, run)
         number = run.attempt + 1
         start = attempts.not_before(session, run, attempts.policy(session, run).retry.backoff_s)
-        chosen = None if start is not None and start > utcnow() else _choose(session, run, plan)
+        chosen = (
+            None
+            if turn is not None or (start is not None and start > utcnow())
+            else _choose(session, run, plan)
+        )
+    if turn is not None:
+        _wait(key, turn)
+        return
     if chosen is None:  # a retry's backoff has not passed: come back when it has
         assert start is not None
         send("deployer.place", run_id, countdown=(start - utcnow()).total_seconds())

@@ -18,7 +18,7 @@ from shared import attempts, testbeds
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Run, Testbed, utcnow
-from shared.lifecycle import cas_run, refresh_parent
+from shared.lifecycle import cas_run, next_in_turn, refresh_parent
 from shared.store import ArtifactStore, run_log_key, run_result_key
 from shared.testbeds.base import Connector, Observation, Observations, Tracked
 
@@ -46,6 +46,7 @@ def _finish(
     if collected.log is not None:
         store.put(run_log_key(run.id), collected.log)
     retry_in: float | None = None
+    turn: list[uuid.UUID] = []
     with worker.transaction() as session:
         current = session.get(Run, run.id)
         if current is None or current.state not in ("placed", "running"):
@@ -84,6 +85,9 @@ def _finish(
         elif cas_run(session, run.id, ["placed", "running"], state, **ended):
             attempts.mark(session, run.id, run.attempt, state, **ended)
             refresh_parent(session, current)
+            turn = next_in_turn(session, current)
+    for waiting in turn:  # its inspection's parallelism lets the next ones go now
+        send("deployer.place", str(waiting))
     if retry_in is not None:
         _keep_log(store, run)
         send("deployer.place", str(run.id), countdown=retry_in or None)

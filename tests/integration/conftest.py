@@ -3,6 +3,7 @@ the API under uvicorn and the builder, deployer and monitor workers and beat as 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from tests.conftest import reset_settings
 PG_ADMIN = os.environ.get("TESSERA_TEST_PG", "postgresql://postgres:tessera@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/13")
 TERMINAL = {"succeeded", "failed", "cancelled"}
+AICOE_INDEX = "https://tensorflow.pypi.thoth-station.ninja/index/manylinux2010/AVX2/simple/"
 
 
 def free_port() -> int:
@@ -133,6 +135,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # per session, so the first build of a session really builds.
             "TESSERA_REGISTRY": "127.0.0.1:5000",
             "TESSERA_REGISTRY_REPOSITORY": f"tessera-it-{uuid.uuid4().hex[:8]}/env",
+            # Amun's example inspection (test_amun.py) names the AICoE index, and its script
+            # is served from loopback by the test.
+            "TESSERA_PIP_ALLOWED_INDEX_URLS": json.dumps([AICOE_INDEX]),
+            "TESSERA_SCRIPT_URL_PREFIXES": json.dumps(["http://127.0.0.1:"]),
         }
     )
     if Path("/etc/ssl/certs/ca-certificates.crt").exists():  # pip behind a TLS-inspecting proxy

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from services.api import logstream, service
+from services.api import logstream, scripts, service
 from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
 from services.api.routers.common import TOO_LARGE, add_common_routes
@@ -50,6 +50,7 @@ async def create(
     who: PrincipalDep,
 ) -> InspectionCreated:
     """Accept an inspection: its build starts, then its runs are placed."""
+    spec = await scripts.resolve(spec)
     async with UnitOfWork(request) as work:
         inspection = await service.accept(
             request.app.state, work, service.create_inspection, who.project_id, spec

@@ -132,7 +132,12 @@ def inspection(path: Path | None, flags: Flags) -> dict[str, Any]:
             python["requirements_locked"] = _read(flags.pipfile_lock, "--pipfile-lock")
         spec["python"] = python
     if flags.env:
-        spec["environment"] = {**spec.get("environment", {}), **_pairs(flags.env, "--env")}
+        given = spec.get("environment", {})
+        if isinstance(given, list):  # Amun's list of {name, value}
+            given = {
+                item.get("name"): item.get("value") for item in given if isinstance(item, dict)
+            }
+        spec["environment"] = {**given, **_pairs(flags.env, "--env")}
     for key, value in (
         ("batch_size", flags.batch_size),
         ("testbed", flags.testbed),
@@ -162,7 +167,12 @@ def deployment(
     if command:
         spec["command"] = list(command)
     if flags.env:
-        spec["environment"] = {**spec.get("environment", {}), **_pairs(flags.env, "--env")}
+        given = spec.get("environment", {})
+        if isinstance(given, list):  # Amun's list of {name, value}
+            given = {
+                item.get("name"): item.get("value") for item in given if isinstance(item, dict)
+            }
+        spec["environment"] = {**given, **_pairs(flags.env, "--env")}
     for key, value in (
         ("batch_size", flags.batch_size),
         ("testbed", flags.testbed),

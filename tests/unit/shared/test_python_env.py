@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from shared.python_env import (
+    PYPI,
+    check_lock,
     check_python_requirement,
+    check_sources,
+    pipfile_hash,
+    pipfile_text,
     requirements_from_lock,
     requirements_from_pipfile,
 )
@@ -91,3 +97,35 @@ def test_bad_lock(lock: str, words: str) -> None:
 def test_requirement_refused(value: str) -> None:
     with pytest.raises(ValueError):
         check_python_requirement(value)
+
+
+AMUN = Path(__file__).parents[2] / "fixtures" / "amun" / "inspection-rhtf-conv2d-specification.json"
+
+
+def test_pipfile_hash_is_pipenvs() -> None:
+    """Amun's example inspection: the hash its Pipfile.lock records is the Pipfile object's."""
+    python = json.loads(AMUN.read_text())["python"]
+    recorded = python["requirements_locked"]["_meta"]["hash"]["sha256"]
+    assert pipfile_hash(python["requirements"]) == recorded
+    # Written as TOML and read back, the Pipfile is the same one.
+    text = pipfile_text(python["requirements"])
+    assert check_lock(text, json.dumps(python["requirements_locked"])) == recorded
+
+
+def test_out_of_date_lock_is_refused() -> None:
+    python = json.loads(AMUN.read_text())["python"]
+    python["requirements"]["packages"]["six"] = "==1.16.0"
+    with pytest.raises(ValueError, match=r"out of date.*pipenv lock"):
+        check_lock(pipfile_text(python["requirements"]), json.dumps(python["requirements_locked"]))
+
+
+def test_a_lock_without_hash_is_not_checked() -> None:
+    assert check_lock('[packages]\nsix = "*"\n', json.dumps({"default": {}})) is None
+
+
+def test_sources_are_pypi_or_allowed() -> None:
+    aicoe = "https://tensorflow.pypi.thoth-station.ninja/index/manylinux2010/AVX2/simple/"
+    data = {"source": [{"name": "pypi", "url": PYPI}, {"name": "aicoe", "url": aicoe}]}
+    with pytest.raises(ValueError, match=r"source 1 .*TESSERA_PIP_ALLOWED_INDEX_URLS"):
+        check_sources(data, [], "Pipfile")
+    assert check_sources(data, [aicoe.rstrip("/")], "Pipfile") == {"pypi": PYPI, "aicoe": aicoe}

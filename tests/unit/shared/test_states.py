@@ -26,3 +26,17 @@ from shared.states import request_state
 )
 def test_request_state(build: str | None, runs: list[str], cancelled: bool, expected: str) -> None:
     assert request_state(build, runs, cancelled) == expected
+
+
+@pytest.mark.parametrize(
+    ("runs", "allowed", "expected"),
+    [
+        (["succeeded", "failed", "succeeded"], 1, "succeeded"),
+        (["succeeded", "failed", "lost"], 1, "failed"),
+        (["succeeded", "failed", "lost"], 2, "succeeded"),
+        (["failed"], 1, "failed"),  # at least one run has to succeed
+        (["succeeded", "running", "failed"], 1, "running"),
+    ],
+)
+def test_allowed_failures(runs: list[str], allowed: int, expected: str) -> None:
+    assert request_state("succeeded", runs, False, allowed) == expected

@@ -24,6 +24,7 @@ from .inspection_out import InspectionOut
 from .inspection_page import InspectionPage
 from .inspection_spec import InspectionSpec
 from .inspection_spec_environment import InspectionSpecEnvironment
+from .inspection_spec_package_manager_type_0 import InspectionSpecPackageManagerType0
 from .inspection_specification import InspectionSpecification
 from .node_out import NodeOut
 from .node_out_labels import NodeOutLabels
@@ -83,6 +84,7 @@ __all__ = (
     "InspectionSpec",
     "InspectionSpecEnvironment",
     "InspectionSpecification",
+    "InspectionSpecPackageManagerType0",
     "NodeOut",
     "NodeOutLabels",
     "NodePage",

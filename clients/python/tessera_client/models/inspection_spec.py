@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.inspection_spec_package_manager_type_0 import InspectionSpecPackageManagerType0
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -28,10 +29,16 @@ class InspectionSpec:
         packages (list[str] | Unset): Native packages.
         python_packages (list[str] | Unset):
         python (None | PythonSection | Unset):
+        package_manager (InspectionSpecPackageManagerType0 | None | Unset): What installs python.requirements_locked:
+            pip (the default: its wheels by their hashes), or micropipenv or pipenv (`install --deploy`, each package from
+            its own index), installed first when python_packages does not name it.
         files (list[FileSpec] | Unset):
-        environment (InspectionSpecEnvironment | Unset):
-        script (None | str | Unset): Omit it to build only.
+        environment (InspectionSpecEnvironment | Unset): Variables: a mapping, or Amun's list of {name, value}.
+        script (None | str | Unset): The script's text, or an https URL it is fetched from at submit (under a prefix the
+            admin allows: TESSERA_SCRIPT_URL_PREFIXES). Omit it to build only.
         batch_size (int | Unset):  Default: 1.
+        allowed_failures (int | Unset): Runs that may fail while the inspection still succeeds (Amun's). Default: 0.
+        parallelism (int | None | Unset): At most this many of its runs at once (Amun's); no limit when omitted.
         build (BuildSection | None | Unset):
         run (None | RunSection | Unset):
         update (bool | Unset):  Default: False.
@@ -44,10 +51,13 @@ class InspectionSpec:
     packages: list[str] | Unset = UNSET
     python_packages: list[str] | Unset = UNSET
     python: None | PythonSection | Unset = UNSET
+    package_manager: InspectionSpecPackageManagerType0 | None | Unset = UNSET
     files: list[FileSpec] | Unset = UNSET
     environment: InspectionSpecEnvironment | Unset = UNSET
     script: None | str | Unset = UNSET
     batch_size: int | Unset = 1
+    allowed_failures: int | Unset = 0
+    parallelism: int | None | Unset = UNSET
     build: BuildSection | None | Unset = UNSET
     run: None | RunSection | Unset = UNSET
     update: bool | Unset = False
@@ -83,6 +93,14 @@ class InspectionSpec:
         else:
             python = self.python
 
+        package_manager: None | str | Unset
+        if isinstance(self.package_manager, Unset):
+            package_manager = UNSET
+        elif isinstance(self.package_manager, InspectionSpecPackageManagerType0):
+            package_manager = self.package_manager.value
+        else:
+            package_manager = self.package_manager
+
         files: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.files, Unset):
             files = []
@@ -101,6 +119,14 @@ class InspectionSpec:
             script = self.script
 
         batch_size = self.batch_size
+
+        allowed_failures = self.allowed_failures
+
+        parallelism: int | None | Unset
+        if isinstance(self.parallelism, Unset):
+            parallelism = UNSET
+        else:
+            parallelism = self.parallelism
 
         build: dict[str, Any] | None | Unset
         if isinstance(self.build, Unset):
@@ -143,6 +169,8 @@ class InspectionSpec:
             field_dict["python_packages"] = python_packages
         if python is not UNSET:
             field_dict["python"] = python
+        if package_manager is not UNSET:
+            field_dict["package_manager"] = package_manager
         if files is not UNSET:
             field_dict["files"] = files
         if environment is not UNSET:
@@ -151,6 +179,10 @@ class InspectionSpec:
             field_dict["script"] = script
         if batch_size is not UNSET:
             field_dict["batch_size"] = batch_size
+        if allowed_failures is not UNSET:
+            field_dict["allowed_failures"] = allowed_failures
+        if parallelism is not UNSET:
+            field_dict["parallelism"] = parallelism
         if build is not UNSET:
             field_dict["build"] = build
         if run is not UNSET:
@@ -205,6 +237,23 @@ class InspectionSpec:
 
         python = _parse_python(d.pop("python", UNSET))
 
+        def _parse_package_manager(data: object) -> InspectionSpecPackageManagerType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                package_manager_type_0 = InspectionSpecPackageManagerType0(data)
+
+                return package_manager_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(InspectionSpecPackageManagerType0 | None | Unset, data)
+
+        package_manager = _parse_package_manager(d.pop("package_manager", UNSET))
+
         _files = d.pop("files", UNSET)
         files: list[FileSpec] | Unset = UNSET
         if _files is not UNSET:
@@ -231,6 +280,17 @@ class InspectionSpec:
         script = _parse_script(d.pop("script", UNSET))
 
         batch_size = d.pop("batch_size", UNSET)
+
+        allowed_failures = d.pop("allowed_failures", UNSET)
+
+        def _parse_parallelism(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        parallelism = _parse_parallelism(d.pop("parallelism", UNSET))
 
         def _parse_build(data: object) -> BuildSection | None | Unset:
             if data is None:
@@ -285,10 +345,13 @@ class InspectionSpec:
             packages=packages,
             python_packages=python_packages,
             python=python,
+            package_manager=package_manager,
             files=files,
             environment=environment,
             script=script,
             batch_size=batch_size,
+            allowed_failures=allowed_failures,
+            parallelism=parallelism,
             build=build,
             run=run,
             update=update,

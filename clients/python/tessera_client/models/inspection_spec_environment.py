@@ -11,6 +11,8 @@ T = TypeVar("T", bound="InspectionSpecEnvironment")
 
 @_attrs_define
 class InspectionSpecEnvironment:
+    """Variables: a mapping, or Amun's list of {name, value}."""
+
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,8 +14,9 @@ T = TypeVar("T", bound="PythonSection")
 class PythonSection:
     """
     Attributes:
-        requirements (None | str | Unset): A Pipfile.
-        requirements_locked (None | str | Unset): Its Pipfile.lock.
+        requirements (None | str | Unset): A Pipfile: its TOML text, or the same as a JSON object (Amun's form).
+        requirements_locked (None | str | Unset): Its Pipfile.lock: the JSON text, or the object. Its _meta.hash must be
+            the Pipfile's (checked here, as `pipenv install --deploy` does).
         requirements_txt (None | str | Unset): A requirements.txt (requirements and --hash only; no other options).
     """
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from services.builder import recipe
 from shared.environment import RECIPE_VERSION, environment_digest
+from shared.python_env import parse_pipfile, pipfile_hash
 from shared.schemas import InspectionSpec
 
 BASE = "127.0.0.1:5000/debian:bookworm"
@@ -162,3 +163,27 @@ def test_image_hash_covers_files_and_variables_host_hash_does_not() -> None:
     assert environment_digest(spec(packages=["b", "a"])) == environment_digest(
         spec(packages=["a", "b", "a"])
     )
+
+
+def test_a_package_manager_installs_the_lock_from_files() -> None:
+    pipfile = '[packages]\nsix = "==1.16.0"\n'
+    lock = json.dumps(
+        {
+            "_meta": {"hash": {"sha256": _pipenv_hash(pipfile)}},
+            "default": {"six": {"version": "==1.16.0", "hashes": ["sha256:" + "a" * 64]}},
+        }
+    )
+    rendered = render(
+        package_manager="micropipenv",
+        python={"requirements": pipfile, "requirements_locked": lock},
+    )
+    assert rendered.context["tessera/package-manager"][0] == b"micropipenv"
+    assert rendered.context["tessera/pipenv/Pipfile"][0] == pipfile.encode()
+    assert rendered.context["tessera/pipenv/Pipfile.lock"][0] == lock.encode()
+    # pip installs the manager; the manager installs the lock
+    assert rendered.context["tessera/requirements.txt"][0] == b"micropipenv[toml]\n"
+    assert "tessera/requirements-locked" not in rendered.context
+
+
+def _pipenv_hash(pipfile: str) -> str:
+    return pipfile_hash(parse_pipfile(pipfile))

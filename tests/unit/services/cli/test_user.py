@@ -131,3 +131,41 @@ def test_free_accelerators_are_total_less_what_running_runs_asked_for() -> None:
     assert free_counts(node, held, usable=True) == [3, 1]
     assert free_counts(node, [hardware.parse_accelerator("H100:9")], usable=True) == [0, 2]
     assert free_counts(node, [], usable=False) == [0, 0], "nothing is free on an offline node"
+
+
+@pytest.mark.parametrize(
+    "gpu",
+    [
+        "H100:1",
+        "A100:1..2",
+        "nvidia:1..8",
+        "40GB+",
+        "40GB..80GB:4",
+        "A100:80GB",
+        "MI300X:AMD",
+        "A10,A10G:2",
+        "[A100:1, V100:1]",
+        "{A100: 1, V100: 1}",
+    ],
+)
+def test_gpu_flag_takes_the_spec_strings(gpu: str, tmp_path: Path) -> None:
+    """`--gpu` is the same language as the API's `gpu`: the CLI passes the string through."""
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\ntrue\n")
+    data = specs.inspection(None, specs.Flags(script=script, gpu=gpu))
+    sent = ServerInspectionSpec.model_validate(data).run_requests().spec()
+    assert sent == hardware.parse_spec({"gpu": gpu})
+    commands._model(InspectionSpec, data, "inspection")  # and the client sends it
+
+
+def test_gpu_flag_refuses_what_no_testbed_offers(tmp_path: Path) -> None:
+    data = specs.inspection(None, specs.Flags(gpu="tpu-v3-8"))
+    with pytest.raises(ValueError, match="tpu-v3-8"):
+        ServerInspectionSpec.model_validate(data)
+
+
+def test_env_flags_add_to_amuns_list_form(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("base: host\nenvironment:\n  - {name: A, value: '1'}\n")
+    data = specs.inspection(spec, specs.Flags(env=["B=2"]))
+    assert data["environment"] == {"A": "1", "B": "2"}

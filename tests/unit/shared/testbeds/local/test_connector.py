@@ -84,18 +84,29 @@ def test_output_is_capped(tmp_path: Path) -> None:
     assert got.status["stdout_dropped"] == 100001 - 1000
 
 
+def _running(argv: list[str]) -> bool:
+    wanted = "\0".join(argv).encode() + b"\0"
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes() == wanted:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def test_timeout_and_cancel(tmp_path: Path) -> None:
     connector = LocalConnector(tmp_path)
     slow = _start(connector, Job(argv=["sleep", "30"], env=ENV, timeout_s=0.5))
     _wait_end(connector, slow)
     assert connector.collect(TESTBED, slow, cap=10).status["timed_out"] is True
 
-    cancelled = _start(connector, Job(argv=["sleep", "30"], env=ENV))
-    deadline = time.monotonic() + 10
-    while connector.observe(TESTBED, [cancelled])[cancelled.run_id].state != "running":
+    seconds = f"30.{uuid.uuid4().int % 10**6}"  # names this test's command among processes
+    cancelled = _start(connector, Job(argv=["sleep", seconds], env=ENV))
+    deadline = time.monotonic() + 30
+    while not _running(["sleep", seconds]):  # past the probe, into the command
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(0.3)  # past the probe, into the command
     connector.cancel(TESTBED, cancelled)
     _wait_end(connector, cancelled)
     status = connector.collect(TESTBED, cancelled, cap=10).status
