@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from services import worker
 from services.monitor import failover, inventory
 from services.monitor import reconcile as reconciler
+from services.monitor.lease import lease
 from services.monitor.results import final_state, result_document
 from shared import attempts, testbeds
 from shared.celery_app import celery_app, send
@@ -148,45 +150,69 @@ def _store_nodes(testbed: Testbed, seen: Observations, asked_at: datetime) -> No
         log.exception("storing the nodes of testbed %s failed", testbed.name)
 
 
+ACTIVE = ("placed", "running")
+
+
+def _active_testbeds() -> list[Testbed]:
+    """The testbeds with placed or running runs (read through the partial index of active
+    runs: ended runs cost nothing here), in an order of this call's own, so monitors that
+    start a cycle together try different testbeds first."""
+    with worker.transaction() as session:
+        busy = select(Run.testbed_id).where(Run.state.in_(ACTIVE)).distinct()
+        found = list(session.execute(select(Testbed).where(Testbed.id.in_(busy))).scalars())
+    random.shuffle(found)
+    return found
+
+
+def _poll_testbed(testbed: Testbed) -> int:
+    """One batched look at one testbed's active runs (read by index), and each run brought in
+    step with what it said."""
+    with worker.transaction() as session:
+        runs = list(
+            session.execute(
+                select(Run).where(Run.testbed_id == testbed.id, Run.state.in_(ACTIVE))
+            ).scalars()
+        )
+    if not runs:
+        return 0
+    by_key = {attempts.current_key(r): r for r in runs}
+    asked_at = utcnow()
+    try:
+        connector = testbeds.connector(testbed.kind)
+        with worker.reaching(testbed):
+            seen = connector.observe(
+                testbed, [Tracked(k, r.backend_ref, r.node_name) for k, r in by_key.items()]
+            )
+    except Exception:  # one testbed failing must not stop the others being watched
+        log.exception("polling testbed %s failed", testbed.name)
+        return len(runs)
+    if isinstance(seen, Observations):
+        _store_nodes(testbed, seen, asked_at)
+    now = utcnow()
+    for key, run in by_key.items():
+        try:
+            if key in seen:
+                _follow(testbed, run, seen[key], connector, now)
+        except Exception:
+            log.exception("following run %s failed", run.id)
+    return len(runs)
+
+
 @app.task(name="monitor.poll", expires=30)
 def poll() -> int:
-    """One pass over every placed or running run: one batched look per testbed; then the
-    runs of testbeds and hosts that stopped answering are failed over."""
-    with worker.transaction() as session:
-        rows = session.execute(
-            select(Run, Testbed)
-            .join(Testbed, Run.testbed_id == Testbed.id)
-            .where(Run.state.in_(("placed", "running")))
-        ).all()
-    by_testbed: dict[uuid.UUID, tuple[Testbed, list[Run]]] = {}
-    for run, testbed in rows:
-        by_testbed.setdefault(testbed.id, (testbed, []))[1].append(run)
-    for testbed, runs in by_testbed.values():
-        by_key = {attempts.current_key(r): r for r in runs}
-        asked_at = utcnow()
-        try:
-            connector = testbeds.connector(testbed.kind)
-            with worker.reaching(testbed):
-                seen = connector.observe(
-                    testbed, [Tracked(k, r.backend_ref, r.node_name) for k, r in by_key.items()]
-                )
-        except Exception:  # one testbed failing must not stop the others being watched
-            log.exception("polling testbed %s failed", testbed.name)
-            continue
-        if isinstance(seen, Observations):
-            _store_nodes(testbed, seen, asked_at)
-        now = utcnow()
-        for key, run in by_key.items():
-            try:
-                if key in seen:
-                    _follow(testbed, run, seen[key], connector, now)
-            except Exception:
-                log.exception("following run %s failed", run.id)
+    """One cycle: every testbed with active runs whose lease this monitor can take (another
+    monitor polling one now keeps it: lease.py), one batched look each; then the runs of
+    testbeds and hosts that stopped answering are failed over. Returns the runs it polled."""
+    polled = 0
+    for testbed in _active_testbeds():
+        with lease(testbed.id) as mine:
+            if mine:
+                polled += _poll_testbed(testbed)
     try:
         failover.fail_over()
     except Exception:
         log.exception("failing over the runs of unreachable testbeds failed")
-    return len(rows)
+    return polled
 
 
 @app.task(name="monitor.fence", expires=30)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -180,6 +181,13 @@ class Run(Base):
         UniqueConstraint("deployment_id", "index", name="deployment_index"),
         CheckConstraint("(inspection_id IS NULL) <> (deployment_id IS NULL)", name="one_parent"),
         Index("ix_runs_state_updated", "state", "updated_at"),
+        # The monitor's read: a testbed's placed and running runs; ended runs are not in it.
+        Index(
+            "ix_runs_active_testbed",
+            "testbed_id",
+            postgresql_where=text("state IN ('placed', 'running')"),
+            sqlite_where=text("state IN ('placed', 'running')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
