@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from shared.config import get_settings
 from shared.db.models import Testbed, utcnow
 from shared.db.session import process_sessions, unit_of_work
-from shared.store import ArtifactStore
+from shared.store import ArtifactStore, open_store
 from shared.testbeds.base import Unreachable
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,16 @@ def transaction() -> AbstractContextManager[Session]:
     return unit_of_work(process_sessions(get_settings().db_url))
 
 
+_stores: dict[str, ArtifactStore] = {}
+
+
 def store() -> ArtifactStore:
-    return ArtifactStore(get_settings().artifact_root)
+    """The configured artifact store, made once per process (an S3 one keeps its client)."""
+    settings = get_settings()
+    where = f"{settings.artifact_store}|{settings.home}|{settings.s3_endpoint_url}"
+    if where not in _stores:
+        _stores[where] = open_store(settings)
+    return _stores[where]
 
 
 @contextmanager

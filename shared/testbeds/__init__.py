@@ -9,7 +9,7 @@ from shared import metrics
 from shared.config import get_settings
 from shared.testbeds.base import Connector
 
-KINDS = ("local", "slurm", "kubernetes", "ssh")
+KINDS = ("local", "slurm", "kubernetes", "ssh", "ec2")
 
 _connectors: dict[tuple[int, str], Connector] = {}
 _lock = threading.Lock()
@@ -41,4 +41,8 @@ def _make(kind: str) -> Connector:
         from shared.testbeds.ssh.connector import SshConnector
 
         return SshConnector()
+    if kind == "ec2":
+        from shared.testbeds.ec2.connector import Ec2Connector
+
+        return Ec2Connector()
     raise ValueError(f"no connector for testbed kind {kind!r}")

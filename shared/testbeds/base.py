@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from shared.db.models import Testbed
@@ -34,6 +35,7 @@ class Job:
     venv: str | None = None  # a venv already built on the node (local testbed)
     python_requirements: tuple[str, ...] = ()  # a venv to build on the node (remote)
     slurm: Mapping[str, str] = field(default_factory=dict)  # partition, qos, account, reservation
+    deadline: datetime | None = None  # when the run must be done by (a deployment's deadline)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class Tracked:
 
 @dataclass(frozen=True)
 class Observation:
-    state: str  # "pending" (queued by the backend) | "running" | "ended" | "gone"
+    # "pending" (queued by the backend) | "running" | "ended" | "gone" | "interrupted" (the
+    # testbed took the machine back before the run ended: a spot instance reclaimed)
+    state: str
     started_at: str | None = None
     reason: str | None = None  # e.g. the scheduler's pending reason
 

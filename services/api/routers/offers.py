@@ -3,7 +3,7 @@ was ruled out; /api/v1/runs/{id}/placement lives with the runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
@@ -122,6 +122,7 @@ async def offers(session: SessionDep, request: OfferRequest) -> Offers:
                     Accelerator.model_validate({**a, "free": left})
                     for a, left in zip(row.inventory.get("accelerators", []), free, strict=True)
                 ],
+                **_prices(row.inventory),
             )
         )
     waiting = placement.busy(ranked, wanted, held)
@@ -132,6 +133,16 @@ async def offers(session: SessionDep, request: OfferRequest) -> Offers:
         waiting=waiting,
         unmet=None if ranked else _unmet(ruled_out),
     )
+
+
+def _prices(inventory: dict[str, Any]) -> dict[str, Any]:
+    """A cloud offer's price per hour, what it is for, and the on-demand price."""
+    cloud = inventory.get("ec2") or {}
+    return {
+        "price_per_hour": cloud.get("price_per_hour"),
+        "lifecycle": cloud.get("lifecycle"),
+        "on_demand_price_per_hour": cloud.get("on_demand_price"),
+    }
 
 
 def _unmet(ruled_out: list[RuledOut]) -> str:

@@ -44,8 +44,8 @@ router = APIRouter(
     tags=["testbeds"],
     responses={**ADMIN_ERRORS, **responses(Unprocessable, Unavailable)},
 )
-SUPPORTED_KINDS = ("local", "slurm", "kubernetes", "ssh")
-PLANNED_KINDS = ("ec2",)
+SUPPORTED_KINDS = ("local", "slurm", "kubernetes", "ssh", "ec2")
+PLANNED_KINDS: tuple[str, ...] = ()
 
 
 def _invalid(error: ValidationError) -> Unprocessable:
@@ -105,10 +105,30 @@ def _checked_ssh(body: TestbedCreate) -> dict[str, Any]:
     return config.model_dump(exclude_none=True)
 
 
+def _checked_ec2(body: TestbedCreate) -> dict[str, Any]:
+    """An ec2 testbed: its config, and an access key pair or none (the workers' role)."""
+    from shared.testbeds.ec2.config import Ec2Config, credentials
+
+    try:
+        config = Ec2Config.model_validate(body.config)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    if body.credentials:
+        try:
+            credentials(body.credentials)
+        except ValueError as error:
+            raise Unprocessable.on(
+                "credentials", str(error).removeprefix("credentials: ")
+            ) from None
+    return config.model_dump(mode="json", exclude_none=True)
+
+
 def _checked_config(body: TestbedCreate) -> dict[str, Any]:
     """The kind's config, validated (422 naming the field); `local` takes any config as is."""
     if body.kind == "kubernetes":
         return _checked_kubernetes(body)
+    if body.kind == "ec2":
+        return _checked_ec2(body)
     if body.kind == "ssh":
         return _checked_ssh(body)
     if body.kind != "slurm":

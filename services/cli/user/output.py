@@ -194,11 +194,20 @@ def nodes_tables(nodes: Sequence[NodeOut]) -> list[Table]:
     return ([summary] if groups else []) + [table]
 
 
+def _price(offer: Any) -> str:
+    """A cloud offer's price per hour and what for (spot, on-demand); "-" elsewhere."""
+    price = getattr(offer, "price_per_hour", None)
+    if not isinstance(price, int | float):
+        return "-"
+    lifecycle = getattr(offer, "lifecycle", None)
+    return f"{price:.4g} {lifecycle}" if isinstance(lifecycle, str) else f"{price:.4g}"
+
+
 def offers_tables(offers: Offers) -> list[Table]:
     """What a request would get, ranked as placement ranks it, and why the rest is ruled out."""
     ranked = Table(title="Offers", box=None, pad_edge=False, header_style="bold")
     for column in ("RANK", "TESTBED", "NODE", "NOW", "ACCELERATORS (FREE/TOTAL)", "QUEUED",
-                   "ACTIVE"):  # fmt: skip
+                   "ACTIVE", "$/HOUR"):  # fmt: skip
         ranked.add_column(column)
     for offer in offers.offers:
         accelerators = ", ".join(
@@ -213,6 +222,7 @@ def offers_tables(offers: Offers) -> list[Table]:
             escape(accelerators or "-"),
             str(offer.queued),
             str(offer.active),
+            _price(offer),
         )
     out_of = Table(title="Ruled out", box=None, pad_edge=False, header_style="bold")
     for column in ("TESTBED", "NODE", "WHY"):

@@ -23,6 +23,7 @@ NODE_FILES = (
     ROOT / "shared" / "runner.py",
     ROOT / "shared" / "testbeds" / "kubernetes" / "entry.py",
     ROOT / "shared" / "testbeds" / "ssh" / "host.py",
+    ROOT / "shared" / "testbeds" / "ec2" / "bootstrap.py",
 )
 
 
