@@ -238,3 +238,104 @@ def test_the_chart_lints_clean() -> None:
     report = helm.lint(CHART, REQUIRED, strict=True)
     assert not report["errors"]
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+SCALED = EVERYTHING | {
+    "api": {"replicas": 3},
+    "builder": {"replicas": 2},
+    "deployer": {"replicas": 5},
+    "monitor": {"replicas": 3},
+}
+
+
+def test_replicas_per_process_and_every_replica_is_scraped() -> None:
+    manifests = render(SCALED, namespace="gpu")
+    deployments = by_kind(manifests, "Deployment")
+    replicas = {name: d["spec"].get("replicas") for name, d in deployments.items()}
+    assert replicas == {
+        "tessera-api": 3,
+        "tessera-builder": 2,
+        "tessera-deployer": 5,
+        "tessera-monitor": 3,
+        "tessera-beat": 1,
+    }
+    assert not by_kind(manifests, "HorizontalPodAutoscaler")
+    services = by_kind(manifests, "Service")
+    (monitor,) = by_kind(manifests, "ServiceMonitor").values()
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    endpoint_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    for name, deployment in deployments.items():
+        # Every replica of every process is behind a Service the ServiceMonitor selects, on a
+        # named port that one of its endpoints scrapes at /metrics with the `service` label.
+        service = services[name]
+        pod = deployment["spec"]["template"]
+        assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+        assert selector.items() <= service["metadata"]["labels"].items()
+        (port,) = service["spec"]["ports"]
+        assert port["name"] in endpoint_ports
+        container_ports = {
+            p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]
+        }
+        assert container_ports[port["targetPort"]] == (8000 if name == "tessera-api" else 9100)
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert endpoint["path"] == "/metrics"
+        assert {"sourceLabels": [
+            "__meta_kubernetes_service_label_app_kubernetes_io_component"
+        ], "targetLabel": "service"} in endpoint["relabelings"]  # fmt: skip
+    for manifest in manifests:
+        if manifest["kind"] != "ServiceMonitor":
+            kubernetes_validate.validate(
+                manifest, kubernetes_validate.latest_version(), strict=True
+            )
+
+
+def _hook(manifest: dict[str, Any]) -> tuple[list[str], int, list[str]]:
+    annotations = manifest["metadata"].get("annotations", {})
+    return (
+        annotations.get("helm.sh/hook", "").split(","),
+        int(annotations.get("helm.sh/hook-weight", "0")),
+        annotations.get("helm.sh/hook-delete-policy", "").split(","),
+    )
+
+
+def test_the_migration_job_runs_as_a_hook_before_everything_else() -> None:
+    manifests = render(REQUIRED | {"migrationJob": {"enabled": True}})
+    job = by_kind(manifests, "Job")["tessera-migrate"]
+    secret = by_kind(manifests, "Secret")["tessera-migrate"]
+    hooks, job_weight, job_delete = _hook(job)
+    secret_hooks, secret_weight, _ = _hook(secret)
+    # Helm runs pre-install / pre-upgrade hooks in weight order, before the release's other
+    # resources, and waits for a Job to complete: the Secret it reads comes first.
+    assert hooks == secret_hooks == ["pre-install", "pre-upgrade"]
+    assert secret_weight < job_weight
+    assert "before-hook-creation" in job_delete and "hook-succeeded" in job_delete
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsUser"] == 10001
+    (container,) = pod["containers"]
+    assert container["args"] == ["migrate"]
+    assert container["envFrom"] == [{"secretRef": {"name": "tessera-migrate"}}]
+    assert secret["stringData"]["TESSERA_DATABASE_URL"] == REQUIRED["database"]["url"]
+    # Not hooks: everything else, so it is made after the migration.
+    for manifest in manifests:
+        if manifest["metadata"]["name"] != "tessera-migrate":
+            assert "helm.sh/hook" not in manifest["metadata"].get("annotations", {})
+    api = by_kind(manifests, "Deployment")["tessera-api"]["spec"]["template"]["spec"]
+    assert "initContainers" not in api, "the Job migrates: no init container races it"
+    version = kubernetes_validate.latest_version()
+    for manifest in (job, secret):
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+    own = render(EXISTING | {"migrationJob": {"enabled": True}})
+    assert "tessera-migrate" not in by_kind(own, "Secret")
+    job = by_kind(own, "Job")["tessera-migrate"]
+    env = job["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert env == [{"secretRef": {"name": "tessera-urls"}}]
+
+
+@pytest.mark.parametrize(
+    "values", [SCALED, REQUIRED | {"migrationJob": {"enabled": True}}], ids=["scaled", "job"]
+)
+def test_the_chart_lints_clean_with_replicas_and_the_migration_job(values: dict[str, Any]) -> None:
+    report = helm.lint(CHART, values, strict=True)
+    assert not report["errors"]
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
