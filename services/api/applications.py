@@ -1,0 +1,300 @@
+"""Applications in the API: the source upload, builds as deployments, executables' states.
+
+A configuration's build is a deployment of one run (placed, watched and collected like any
+run) whose specification carries `build_of`; when that run has ended, the executable takes
+its outcome on the next read (`settle`): the tar.gz the build printed goes into the artifact
+store by content hash, the node and hwinfo of the run are kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import Request
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api import service
+from services.api.deps import UnitOfWork
+from services.api.errors import Conflict, FieldError, Unprocessable
+from services.api.submit import deployment_rows, insert_rows
+from shared import hardware
+from shared.applications import archive
+from shared.applications.jobs import BUILD_OF, build_command
+from shared.applications.schemas import BuildConfiguration
+from shared.config import Settings
+from shared.db.models import Application, Deployment, Executable, Node, Run, utcnow
+from shared.schemas import DeploymentSpec, Requests
+from shared.states import RUN_TERMINAL
+from shared.store import ArtifactStore, run_result_key
+
+UPLOAD_CHUNK = 1024 * 1024
+
+
+def source_key(application_id: uuid.UUID, digest: str) -> str:
+    return f"applications/{application_id}/source/{digest}"
+
+
+def artifact_key(digest: str) -> str:
+    return f"executables/{digest}.tar.gz"
+
+
+def refuse(entry: str, reason: str) -> Unprocessable:
+    return Unprocessable(
+        f"archive entry {entry!r}: {reason}", [FieldError(field=f"body.{entry}", reason=reason)]
+    )
+
+
+async def receive_source(
+    request: Request, settings: Settings, folder: Path
+) -> tuple[Path, str, int]:
+    """The body streamed into a file under `folder` (never whole in memory): path, sha256,
+    size."""
+    path = folder / "source.archive"
+    digest = hashlib.sha256()
+    size = 0
+    async with await anyio.open_file(path, "wb") as out:
+        async for chunk in request.stream():
+            if chunk:
+                digest.update(chunk)
+                size += len(chunk)
+                await out.write(chunk)
+    return path, digest.hexdigest(), size
+
+
+async def check_source(path: Path, kind: str, settings: Settings) -> archive.Summary:
+    limits = archive.Limits(
+        settings.max_source_entries, settings.max_source_bytes, settings.max_source_ratio
+    )
+    try:
+        return await anyio.to_thread.run_sync(archive.check, path, kind, limits)
+    except archive.Refused as refused:
+        raise refuse(refused.entry, refused.reason) from None
+
+
+def temporary_folder(settings: Settings) -> tempfile.TemporaryDirectory[str]:
+    """Uploads land beside the store's files (one filesystem: no copy across devices)."""
+    base = settings.home / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=base, prefix="upload-")
+
+
+async def mark_stale(session: AsyncSession, application_id: uuid.UUID, digest: str) -> None:
+    await session.execute(
+        update(Executable)
+        .where(Executable.application_id == application_id, Executable.source_digest != digest)
+        .values(state="stale", state_reason="the source was replaced", updated_at=utcnow())
+    )
+
+
+async def build_run(session: AsyncSession, executable: Executable) -> Run | None:
+    if executable.deployment_id is None:
+        return None
+    return (
+        await session.execute(select(Run).where(Run.deployment_id == executable.deployment_id))
+    ).scalar_one_or_none()
+
+
+def _outcome(run: Run, result: dict[str, Any] | None) -> tuple[str, str | None, dict[str, Any]]:
+    """(state, reason, build document) of an ended build run."""
+    stdout = (result or {}).get("stdout")
+    built = stdout.get("tessera_build") if isinstance(stdout, dict) else None
+    built = built if isinstance(built, dict) else {}
+    if run.state == "succeeded" and built.get("archive_b64"):
+        return "compiled", None, built
+    if run.state == "cancelled":
+        return "failed", "the build was cancelled", built
+    reason = run.state_reason or run.state
+    if result is not None and result.get("stdout_truncated"):
+        reason = "the artifacts are over the log cap (TESSERA_LOG_CAP_BYTES)"
+    return "failed", f"the build failed: {reason}", built
+
+
+async def settle(session: AsyncSession, store: ArtifactStore, executable: Executable) -> bool:
+    """Give a compiling executable its build's outcome once its run has ended; True if it
+    changed. Idempotent: the state moves from `compiling` by compare-and-set."""
+    if executable.state != "compiling":
+        return False
+    run = await build_run(session, executable)
+    if run is None or run.state not in RUN_TERMINAL:
+        return False
+    data = await anyio.to_thread.run_sync(store.get, run_result_key(run.id))
+    result = json.loads(data) if data else None
+    state, reason, built = _outcome(run, result)
+    values: dict[str, Any] = {
+        "state": state,
+        "state_reason": reason,
+        "testbed_id": run.testbed_id,
+        "node_name": run.node_name,
+        "hwinfo": run.hwinfo,
+        "finished_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    if state == "compiled":
+        try:
+            blob = base64.b64decode(built["archive_b64"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            blob = b""
+        digest = hashlib.sha256(blob).hexdigest()
+        if not blob or digest != built.get("sha256"):
+            values.update(state="failed", state_reason="the build's artifact arrived damaged")
+        else:
+            key = artifact_key(digest)
+            await anyio.to_thread.run_sync(store.put, key, blob)
+            values.update(
+                artifact_key=key,
+                artifact_digest=digest,
+                artifact_size=len(blob),
+                artifacts=list(built.get("artifacts") or []),
+            )
+    moved = await session.execute(
+        update(Executable)
+        .where(Executable.id == executable.id, Executable.state == "compiling")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(moved, "rowcount", 0) == 1:
+        await session.refresh(executable)
+        return True
+    return False
+
+
+async def cached(
+    session: AsyncSession, application_id: uuid.UUID, build_hash: str
+) -> Executable | None:
+    """The application's executable of the same (source, configuration), compiled or being
+    compiled."""
+    rows = await session.execute(
+        select(Executable)
+        .where(
+            Executable.application_id == application_id,
+            Executable.build_hash == build_hash,
+            Executable.state.in_(("compiled", "compiling")),
+        )
+        .order_by(Executable.created_at.desc())
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
+def build_deployment(
+    configuration: BuildConfiguration, executable_id: uuid.UUID, settings: Settings
+) -> dict[str, Any]:
+    """The specification of the deployment that builds the configuration."""
+    timeout = configuration.timeout or int(settings.app_build_timeout_s)
+    spec = DeploymentSpec(
+        identifier=f"build-{configuration.name}",
+        image=None if configuration.base == "host" else configuration.base,
+        command=build_command(),
+        environment=configuration.environment,
+        requests=Requests(hardware=configuration.hardware),
+        timeout=timeout + 120,  # the unpacking and the collection, beyond the build's own
+        testbed=configuration.testbed,
+    )
+    return {**spec.model_dump(mode="json", exclude_none=True), BUILD_OF: str(executable_id)}
+
+
+async def start_build(
+    work: UnitOfWork,
+    candidates: list[Any],
+    application: Application,
+    configuration: BuildConfiguration,
+    index: int,
+    settings: Settings,
+) -> Executable:
+    """Check the configuration against the inventory (422 naming it), then write the
+    executable and its build's deployment; the run is placed after the commit."""
+    spec = hardware.parse_spec(configuration.hardware or {})
+    service._check_feasible(
+        candidates,
+        spec,
+        testbed=configuration.testbed,
+        image=None if configuration.base == "host" else configuration.base,
+        spec_field=f"configurations.{index}.hardware",
+    )
+    assert application.source_digest is not None
+    executable = Executable(
+        id=uuid.uuid4(),
+        project_id=application.project_id,
+        application_id=application.id,
+        configuration=configuration.name,
+        spec=configuration.model_dump(mode="json"),
+        build_hash=configuration.digest(application.source_digest),
+        source_digest=application.source_digest,
+        state="compiling",
+        package=configuration.package,
+    )
+    deployment_id, run_id = uuid.uuid4(), uuid.uuid4()
+    rows = deployment_rows(
+        deployment_id=deployment_id,
+        project_id=application.project_id,
+        identifier=f"build-{configuration.name}",
+        specification=build_deployment(configuration, executable.id, settings),
+        testbed_id=None,
+        run_ids=[run_id],
+        at=utcnow(),
+    )
+    await insert_rows(work.session, rows)  # now: the executable refers to the deployment
+    executable.deployment_id = deployment_id
+    work.session.add(executable)
+    work.send(("deployer.place", str(run_id)))
+    return executable
+
+
+async def executable_hardware(
+    session: AsyncSession, executable: Executable, given: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Where a deployment of the executable may run: compatible with its build node."""
+    from shared.applications.schemas import compiled_on, narrowed
+
+    arch = None
+    if executable.testbed_id is not None and executable.node_name is not None:
+        arch = (
+            await session.execute(
+                select(Node.arch).where(
+                    Node.testbed_id == executable.testbed_id,
+                    Node.name == executable.node_name,
+                )
+            )
+        ).scalar_one_or_none()
+    return narrowed(compiled_on(executable.spec, arch), given)
+
+
+async def deployable(
+    session: AsyncSession, store: ArtifactStore, project_id: uuid.UUID, spec: DeploymentSpec
+) -> DeploymentSpec:
+    """A deployment of an executable, its hardware narrowed to fit the build node."""
+    if spec.executable is None:
+        return spec
+    executable = await session.get(Executable, spec.executable)
+    if executable is None or executable.project_id != project_id:
+        raise Unprocessable.on("executable", f"no executable {spec.executable}")
+    await settle(session, store, executable)
+    if executable.state != "compiled":
+        raise Conflict(f"executable {executable.id} is {executable.state}, not compiled")
+    requests = spec.run_requests()
+    wanted = await executable_hardware(session, executable, requests.hardware or None)  # type: ignore[arg-type]
+    new_requests = requests.model_copy(update={"hardware": wanted or None})
+    return spec.model_copy(update={"requests": new_requests})
+
+
+async def cancel_builds(session: AsyncSession, application_id: uuid.UUID) -> list[Any]:
+    """Cancel the builds still running of the application; the tasks to send."""
+    rows = await session.execute(
+        select(Deployment)
+        .join(Executable, Executable.deployment_id == Deployment.id)
+        .where(Executable.application_id == application_id, Executable.state == "compiling")
+    )
+    tasks: list[Any] = []
+    for deployment in rows.scalars():
+        _count, sent = await service.cancel(session, deployment)
+        tasks += sent
+    return tasks
