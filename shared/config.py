@@ -20,7 +20,19 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".tessera"), description="State folder of the embedded default.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite in home.")
     broker_url: str = Field("", description="Celery broker URL; default: SQLite in home.")
-    artifact_store: str = Field("", description="Where logs and results go (file:// path).")
+    artifact_store: str = Field(
+        "", description="Where logs, results and artifacts go: file://PATH or s3://BUCKET/PREFIX."
+    )
+    # The S3 artifact store (s3://): region and credentials default to boto3's chain
+    # (AWS_* variables, ~/.aws, the instance role).
+    s3_endpoint_url: str | None = Field(None, description="S3 API endpoint (MinIO, moto...).")
+    s3_region: str | None = Field(None, description="S3 region; default: the AWS chain's.")
+    s3_access_key_id: str | None = Field(None, description="S3 key; default: the AWS chain.")
+    s3_secret_access_key: str | None = Field(None, description="S3 secret of that key.")
+    s3_multipart_mb: int = Field(
+        8, ge=5, le=5120, description="Objects above this go up in parts of this size (MiB)."
+    )
+    s3_timeout_s: float = Field(30.0, description="Connect and read timeout of S3 calls.")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = 1
@@ -60,6 +72,12 @@ class Settings(BaseSettings):
     max_files_bytes: int = 8 * MiB
     max_batch_size: int = 100
     max_python_packages: int = 500
+    # An application's source archive (PUT /applications/{id}/source).
+    max_source_upload_bytes: int = Field(1024 * MiB, description="Body limit of a source upload.")
+    max_source_entries: int = Field(50_000, description="Entries a source archive may hold.")
+    max_source_bytes: int = Field(4096 * MiB, description="Bytes a source may expand to.")
+    max_source_ratio: float = Field(200.0, description="Expanded over compressed, at most.")
+    app_build_timeout_s: float = Field(3600.0, description="Default time limit of a build.")
     log_cap_bytes: int = Field(8 * MiB, description="stdout and stderr are each cut here.")
     page_size_max: int = 500
 
@@ -101,6 +119,12 @@ class Settings(BaseSettings):
         False, description="Accept and pin a testbed's unknown SSH host key on first connect."
     )
     ssh_timeout_s: float = Field(30.0, description="Remote commands on testbeds give up after.")
+    log_watch_s: float = Field(
+        60.0,
+        gt=0,
+        description="A run's log read through the API or the dashboard is copied live for "
+        "this long (renewed while a stream is open); unread logs are collected at the end.",
+    )
     place_retry_s: float = Field(
         5.0, description="A run whose node cannot start it now is placed again after this."
     )

@@ -1151,8 +1151,14 @@ def _rocm() -> "dict[str, Any]":
     return {"version": version}
 
 
-def collect() -> "dict[str, Any]":
-    """Probe this machine; every key of the schema is always present."""
+RUN_MODE_CHECKS = {"all": "not checked by a run's probe: the node's discovery checks them"}
+
+
+def collect(runtimes: "bool" = True) -> "dict[str, Any]":
+    """Probe this machine; every key of the schema is always present. A run's probe
+    (`runtimes=False`, `hwinfo.py --run`) leaves out the container-runtime checks, which take
+    about a second and are the node's, found when it is discovered: its `runtimes` is
+    ["native"] and `runtime_checks` says they were not checked."""
     errors: list[str] = []
     threads = os.cpu_count() or 1
     cpu: dict[str, Any] = {
@@ -1196,7 +1202,10 @@ def collect() -> "dict[str, Any]":
     hypervisor: dict[str, Any] = dict.fromkeys(("name", "sys_vendor", "product_name", "xen_type"))
     hypervisor.update(detected=False, cpu_flag=False)
     unchecked: tuple[list[str], dict[str, str]] = (["native"], {})
-    runtimes, checks = _guard(errors, "runtimes", unchecked, _checked_runtimes)
+    if runtimes:
+        working, checks = _guard(errors, "runtimes", unchecked, _checked_runtimes)
+    else:
+        working, checks = ["native"], dict(RUN_MODE_CHECKS)
     return {
         "probe_version": PROBE_VERSION,
         "hostname": _guard(errors, "hostname", "", socket.gethostname),
@@ -1210,7 +1219,7 @@ def collect() -> "dict[str, Any]":
         "container": _guard(errors, "container", outside, detect_container),
         "python": _guard(errors, "python", dict.fromkeys(PYTHON_KEYS, ""), _python),
         "scheduler": _guard(errors, "scheduler", unscheduled, lambda: scheduler_env(os.environ)),
-        "runtimes": runtimes,
+        "runtimes": working,
         "runtime_checks": checks,
         "limits": _guard(errors, "limits", limits, cgroup_limits),
         "cpu_topology": _guard(errors, "cpu_topology", topology, lambda: _topology(cpu["flags"])),
@@ -1240,8 +1249,8 @@ def _checked_runtimes() -> "tuple[list[str], dict[str, str]]":
 
 
 def main() -> "None":
-    """Print the probe as JSON on stdout."""
-    print(json.dumps(collect(), indent=2, sort_keys=True))
+    """Print the probe as JSON on stdout (`--run`: a run's probe, see collect)."""
+    print(json.dumps(collect(runtimes="--run" not in sys.argv[1:]), indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import Build, Deployment, Inspection, Run, utcnow
@@ -74,31 +74,40 @@ def refresh_parent(
         return None
     if parent is None:
         return None
-    rows = session.execute(
-        select(Run.state, Run.state_reason, Run.cancel_requested, Run.index)
+    # Counts by state, in the database: a parent of thousands of runs is not read row by row
+    # on every one of their state changes.
+    counted = session.execute(
+        select(Run.state, func.count(), func.max(case((Run.cancel_requested, 1), else_=0)))
         .where(runs_filter)
-        .order_by(Run.index)
+        .group_by(Run.state)
     ).all()
-    cancelled = any(row.cancel_requested for row in rows) or build_state == "cancelled"
+    states = [state for state, count, _ in counted for _ in range(count)]
+    cancelled = any(flag for _, _, flag in counted) or build_state == "cancelled"
     allowed = int((parent.specification or {}).get("allowed_failures") or 0)
-    state = request_state(build_state, [row.state for row in rows], cancelled, allowed)
+    state = request_state(build_state, states, cancelled, allowed)
     if state != parent.state:
         parent.state = state
         parent.updated_at = utcnow()
         if state in REQUEST_TERMINAL:
             parent.finished_at = utcnow()
-        failed = [row for row in rows if row.state not in ("succeeded", "cancelled")]
+        failed = sum(n for s, n, _ in counted if s not in ("succeeded", "cancelled"))
         if state == "succeeded" and failed:
             parent.state_reason = (
-                f"{len(failed)} of {len(rows)} runs failed, within allowed_failures ({allowed})"
+                f"{failed} of {len(states)} runs failed, within allowed_failures ({allowed})"
             )
         if state == "failed":
+            first = session.execute(
+                select(Run.index, Run.state, Run.state_reason)
+                .where(runs_filter, Run.state.not_in(("succeeded", "cancelled")))
+                .order_by(Run.index)
+                .limit(1)
+            ).first()
             parent.state_reason = (
                 f"build failed: {build_reason}"
                 if build_state == "failed"
-                else f"{len(failed)} of {len(rows)} runs did not succeed; run {failed[0].index}: "
-                f"{failed[0].state_reason or failed[0].state}"
-                if failed
+                else f"{failed} of {len(states)} runs did not succeed; run {first.index}: "
+                f"{first.state_reason or first.state}"
+                if first is not None
                 else None
             )
     return state

@@ -33,7 +33,11 @@ DRIVEN = {
     "ssh": frozenset({"podman"}),
     "slurm": frozenset({"pyxis", "apptainer", "enroot", "podman"}),
     "kubernetes": frozenset({"kubernetes"}),
+    "ec2": frozenset(),  # instances run on their AMI's own OS
 }
+# Testbeds whose every run gets a machine of its own (a cloud instance): no run holds what
+# another asks for there, and their offers rank by price.
+OWN_MACHINE = frozenset({"ec2"})
 
 
 def image_runtimes(kind: str) -> frozenset[str]:
@@ -63,6 +67,8 @@ class Candidate:
     others: tuple[int, ...] = ()
     # What the node's scheduler lets runs ask (SLURM: partitions, accounts, qos, reservations).
     scheduler: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # What a run there costs per hour (cloud offers; 0 for machines that are not rented).
+    price_per_hour: float = 0.0
 
 
 def online_nodes() -> Select[Node, str, str]:
@@ -71,7 +77,7 @@ def online_nodes() -> Select[Node, str, str]:
     return (
         select(Node, Testbed.name, Testbed.kind)
         .join(Testbed, Node.testbed_id == Testbed.id)
-        .where(Testbed.state == "online")
+        .where(Testbed.state == "online", Node.drained_at.is_(None))  # drained: never chosen
         .options(load_only(Node.testbed_id, Node.name, Node.state, Node.inventory))
     )
 
@@ -85,6 +91,7 @@ def candidate(node: Node, testbed: str, kind: str) -> Candidate:
         runtimes=frozenset(node.inventory.get("runtimes", ())),
         others=held_by_others(node.inventory),
         scheduler=node.inventory.get("slurm") or {},
+        price_per_hour=float((node.inventory.get("ec2") or {}).get("price_per_hour") or 0.0),
     )
 
 
@@ -220,11 +227,14 @@ def active_requests(nodes: Iterable[tuple[str, str]] | None = None) -> Select[An
         .outerjoin(Inspection, Run.inspection_id == Inspection.id)
         .outerjoin(Deployment, Run.deployment_id == Deployment.id)
         .outerjoin(RunAttempt, (RunAttempt.run_id == Run.id) & (RunAttempt.number == Run.attempt))
-        .where(Run.state.in_(ACTIVE), Run.node_name.is_not(None))
+        .where(Run.state.in_(ACTIVE), Run.node_name.is_not(None), Testbed.kind.not_in(OWN_MACHINE))
     )
-    if nodes is not None:
-        names = {node for _, node in nodes}
-        query = query.where(Run.node_name.in_(names))
+    if nodes is not None:  # node names repeat across clusters: the testbeds narrow it too
+        pairs = set(nodes)
+        query = query.where(
+            Run.node_name.in_({node for _, node in pairs}),
+            Testbed.name.in_({testbed for testbed, _ in pairs}),
+        )
     return query
 
 
@@ -383,6 +393,8 @@ def rank(
     def key(candidate: Candidate) -> tuple[int, int, int, int]:
         where = (candidate.testbed, candidate.node.name)
         queue, active = load.queued.get(candidate.testbed, 0), load.active.get(where, 0)
+        if candidate.kind in OWN_MACHINE:  # a new instance each time: the cheapest first
+            return (0, 0, queue, int(candidate.price_per_hour * 1e6))
         if not wanted:
             return (0, sum(a.count for a in candidate.node.accelerators), queue, active)
         short, spare = _short_and_spare(candidate, wanted, held)

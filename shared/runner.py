@@ -14,7 +14,9 @@ It leaves: hwinfo.json, stdout, stderr, log (both, interleaved), started.json, a
 end status.json (written last and atomically: its presence means the run is over).
 """
 
+import base64
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -101,7 +103,7 @@ def _probe(run_dir: "str", argv: "list[str] | None" = None) -> "None":
     target = os.path.join(run_dir, "hwinfo.json")
     try:
         done = subprocess.run(
-            argv or [sys.executable, "-I", probe],
+            argv or [sys.executable, "-I", probe, "--run"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             timeout=PROBE_TIMEOUT_S,
@@ -262,6 +264,8 @@ def _command(
         status.update(exit_code=128 + number, signal=signal.Signals(number).name)
     else:
         status.update(exit_code=os.WEXITSTATUS(wait_status), signal=None)
+    if status.get("exit_code") == 0 and not timed_out and not cancelled.is_set():
+        status.update(_outputs(os.path.join(run_dir, "work")))
     return _ended(
         run_dir,
         status,
@@ -273,6 +277,37 @@ def _command(
         stderr_bytes=copies[1].kept,
         stderr_dropped=copies[1].dropped,
     )
+
+
+OUTPUTS_FILE = ".tessera-outputs.json"  # shared/workflow_data.py writes it
+
+
+def _outputs(work: "str") -> "dict[str, Any]":
+    """The files of `work` matching the globs OUTPUTS_FILE names (a workflow task's
+    outputs), base64 in status.json: {"outputs": [{"path", "data"}]}, or "outputs_error"
+    when they are over its cap."""
+    try:
+        with open(os.path.join(work, OUTPUTS_FILE)) as handle:
+            wanted = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    cap = int(wanted.get("cap") or 0)
+    found = []  # type: list[str]
+    for pattern in wanted.get("globs") or []:
+        for path in sorted(glob.glob(os.path.join(work, pattern), recursive=True)):
+            relative = os.path.relpath(path, work)
+            if os.path.isfile(path) and not relative.startswith("..") and relative not in found:
+                if relative != OUTPUTS_FILE:
+                    found.append(relative)
+    total = sum(os.path.getsize(os.path.join(work, relative)) for relative in found)
+    if cap and total > cap:
+        return {"outputs": [], "outputs_error": f"outputs are {total} bytes, over {cap}"}
+    items = []
+    for relative in found:
+        with open(os.path.join(work, relative), "rb") as source:
+            data = base64.b64encode(source.read()).decode("ascii")
+        items.append({"path": relative.replace(os.sep, "/"), "data": data})
+    return {"outputs": items}
 
 
 def _wait(

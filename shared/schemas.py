@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -477,6 +479,12 @@ class DeploymentSpec(Strict):
 
     identifier: str | None = None
     image: str | None = Field(None, description="An image to run; omit to run on the host.")
+    executable: uuid.UUID | None = Field(
+        None,
+        description="An application's executable (GET /applications/{id}/executables), in "
+        "place of image: unpacked into the run's folder, where `command` runs. Placed on a "
+        "node compatible with the one it was compiled on.",
+    )
     command: list[str] = Field(
         default_factory=list, description="argv, run without a shell.", max_length=1000
     )
@@ -487,6 +495,11 @@ class DeploymentSpec(Strict):
     retry: Retry | None = None
     queue_timeout_s: QueueTimeout = None
     testbed: str | None = None
+    deadline: AwareDatetime | None = Field(
+        None,
+        description="When the runs must be done (ISO time with its zone). On ec2 testbeds a "
+        "run goes on-demand once the time left no longer allows another spot try.",
+    )
 
     _identifier = field_validator("identifier")(check_identifier)
     _testbed = field_validator("testbed")(check_testbed_name)
@@ -511,6 +524,8 @@ class DeploymentSpec(Strict):
     def _something_to_run(self) -> DeploymentSpec:
         if self.image is None and not self.command:
             raise ValueError("give an image, a command, or both")
+        if self.executable is not None and (self.image is not None or not self.command):
+            raise ValueError("an executable takes a command and no image")
         return self
 
     def run_requests(self) -> Requests:

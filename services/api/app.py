@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,20 +15,23 @@ from services.api import errors, web
 from services.api import metrics as api_metrics
 from services.api.deps import RateLimiter, TokenCache
 from services.api.routers import (
+    applications,
     deployments,
+    executions,
     health,
     inspections,
     nodes,
     offers,
     runs,
     testbeds,
+    workflows,
 )
 from services.api.service import CandidateCache
 from services.api.submit_pg import PgSubmits
 from shared.broker import make_publisher
 from shared.config import Settings, get_settings
 from shared.db.session import async_sessions, make_async_engine
-from shared.store import ArtifactStore
+from shared.store import open_store
 
 
 class _TooLarge(Exception):
@@ -37,13 +41,19 @@ class _TooLarge(Exception):
 class BodyLimit:
     """Refuse request bodies over `limit` bytes with 413, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, larger: tuple[re.Pattern[str], int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger  # paths (a source upload) that stream a larger body to disk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.larger is not None and self.larger[0].fullmatch(scope.get("path", "")):
+            await BodyLimit(self.app, self.larger[1])(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
@@ -119,20 +129,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = ArtifactStore(settings.artifact_root)
+    app.state.store = open_store(settings)
     app.state.token_cache = TokenCache(settings.auth_cache_s)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s)
     app.state.candidates = CandidateCache(settings.inventory_cache_s)
     errors.install(app)
     # Each router included once, straight into the app: every level of inclusion is matched
     # again on each request.
-    for module in (inspections, deployments, runs, testbeds, nodes, offers):
+    for module in (
+        inspections,
+        deployments,
+        runs,
+        testbeds,
+        nodes,
+        offers,
+        applications,
+        executions,
+        workflows,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(api_metrics.router)
     # The dashboard at / (services/api/web/): pages, none of them in the OpenAPI document.
     web.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        larger=(applications.SOURCE_PATH, settings.max_source_upload_bytes),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

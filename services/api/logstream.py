@@ -1,7 +1,10 @@
 """Live logs as server-sent events: new bytes as `data:` events, then `event: end`.
 
 Logs live in the artifact store and grow while work runs (the monitor copies a run's log
-every poll, the builder flushes its log every second); the state lives in the database. A
+every poll while someone reads it, the builder flushes its log every second); the state
+lives in the database. Reading a run's log (here, or its dashboard page) marks it watched for
+TESSERA_LOG_WATCH_S, renewed while a stream is open: the monitor copies the logs of watched
+runs only, so logs nobody reads cost no remote call per cycle (they are collected at the end). A
 stream polls both, each check in a fresh session so that a stream open for an hour does not
 hold one of the API's pooled connections for that hour.
 """
@@ -16,18 +19,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from services.api.errors import NotFound, TesseraError, Unauthorized, Unavailable, Unprocessable
-from shared.db.models import Build, Run
+from shared.config import get_settings
+from shared.db.models import Build, Run, utcnow
 from shared.states import BUILD_TERMINAL, RUN_TERMINAL
 from shared.store import ArtifactStore
 
@@ -102,6 +107,24 @@ def event(text: str, *, name: str | None = None, event_id: str | None = None) ->
     return ("\n".join(fields) + "\n\n").encode()
 
 
+async def watch(session: AsyncSession, run_id: uuid.UUID) -> None:
+    """Mark the run's log as read for the next TESSERA_LOG_WATCH_S (written only when half
+    of that has passed, and without touching the run's updated_at, which the reconciler
+    reads)."""
+    span = timedelta(seconds=get_settings().log_watch_s)
+    now = utcnow()
+    await session.execute(
+        update(Run)
+        .where(
+            Run.id == run_id,
+            or_(Run.log_watched_until.is_(None), Run.log_watched_until < now + span / 2),
+        )
+        .values(log_watched_until=now + span, updated_at=Run.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+
+
 def run_probe(sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> Probe:
     async def probe() -> End | None:
         async with sessions() as session:
@@ -110,6 +133,8 @@ def run_probe(sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> 
                     select(Run.state, Run.state_reason, Run.exit_code).where(Run.id == run_id)
                 )
             ).first()
+            if row is not None and row.state not in RUN_TERMINAL:
+                await watch(session, run_id)  # a stream open keeps it watched
         if row is None:
             return End("gone", "the run no longer exists")
         if row.state in RUN_TERMINAL:
@@ -217,10 +242,18 @@ FollowDep = Annotated[Follow, Depends(follow_query)]
 
 
 async def respond(
-    request: Request, session: AsyncSession, key: str, probe: Probe, follow: Follow
+    request: Request,
+    session: AsyncSession,
+    key: str,
+    probe: Probe,
+    follow: Follow,
+    run_id: uuid.UUID | None = None,
 ) -> Response:
-    """The log at `key` as text, or (follow) as a stream until `probe` sees the end."""
+    """The log at `key` as text, or (follow) as a stream until `probe` sees the end; a run's
+    log (`run_id`) is marked watched."""
     store: ArtifactStore = request.app.state.store
+    if run_id is not None:
+        await watch(session, run_id)
     if not follow.live:
         data = store.get(key) or b""
         return PlainTextResponse(data.decode(errors="replace"))

@@ -119,6 +119,15 @@ class Offer(Out):
     cores: int | None
     memory_bytes: int | None
     accelerators: list[Accelerator]
+    price_per_hour: float | None = Field(
+        None, description="What a run there costs per hour (USD; cloud offers), else null."
+    )
+    lifecycle: str | None = Field(
+        None, description="spot or on-demand (cloud offers): what the price is for."
+    )
+    on_demand_price_per_hour: float | None = Field(
+        None, description="The on-demand price (from Tessera's dated table), where known."
+    )
 
 
 class RuledOut(Out):
@@ -148,6 +157,15 @@ class RunPlacement(Out):
 
 class RunList(Out):
     items: list[RunOut]
+
+
+class RunLinks(Out):
+    """Presigned links to a run's stored log and result, where the artifact store has them
+    (S3); null on the filesystem store, whose files the log and result endpoints serve."""
+
+    log: str | None = Field(description="GET this for the log (no token needed).")
+    result: str | None = Field(description="GET this for the result JSON, once it is there.")
+    expires_in_s: int = Field(description="How long the links work.")
 
 
 class RunResult(Out):
@@ -249,7 +267,7 @@ class TestbedCreate(Strict):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    kind: str = Field(description="local, slurm or kubernetes (ssh and ec2 come later)")
+    kind: str = Field(description="local, slurm, kubernetes, ssh or ec2")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="slurm: host, port, user, host_key, partition, account, qos, gres_types, "
@@ -257,12 +275,16 @@ class TestbedCreate(Strict):
         "namespace, gpu_label, gpu_models, gpu_resources, tolerations, image_pull_secret, "
         "host_image, tessera_image, run_as_user, run_as_group, ttl_after_finished_s, "
         "service_account, request_timeout_s, live_log_interval_s, live_logs_per_cycle. "
-        "ssh: hosts (host, port, user, host_key, name), work_dir, max_sessions.",
+        "ssh: hosts (host, port, user, host_key, name), work_dir, max_sessions. "
+        "ec2: region, endpoint_url, subnet_id, security_group_ids, key_name, images "
+        "({x86_64, arm64}: AMI or resolve:ssm:), instance_types, spot, max_price_per_hour, "
+        "on_demand_fallback, max_instances, idle_timeout_s, tags, request_timeout_s.",
     )
     credentials: str | None = Field(
         None,
         description="Write-only, encrypted at rest, never returned. slurm: the SSH private key. "
-        "kubernetes: the kubeconfig (YAML or JSON; embedded tokens or certificates only).",
+        "kubernetes: the kubeconfig (YAML or JSON; embedded tokens or certificates only). "
+        "ec2: ACCESS_KEY_ID:SECRET, or none for the role the workers run under.",
     )
 
 
@@ -418,6 +440,13 @@ DEPLOYMENT_EXAMPLES: dict[str, Any] = {
     "command": {
         "summary": "A command on the host (argv, no shell)",
         "value": {"command": ["python3", "-c", "print(42)"], "batch_size": 1},
+    },
+    "executable": {
+        "summary": "An application's executable, unpacked into the run's folder",
+        "value": {
+            "executable": "0b9f3c6e-3d0c-4f5e-9a43-0c7f1e2d5a10",
+            "command": ["./bin/app", "--size", "1024"],
+        },
     },
     "image-on-gpu": {
         "summary": "An image on one H100",

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services import worker
-from shared import attempts, hardware, placement, testbeds
+from shared import attempts, hardware, placement, testbeds, workflow_data
+from shared.applications import jobs as app_jobs
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, utcnow
@@ -38,6 +39,9 @@ class Placement:
     testbed: str | None
     image: str | None
     spec_field: str
+    testbeds: tuple[str, ...] = ()  # a workflow's allowed testbeds (any when empty)
+    workflow: bool = False  # a workflow's copy: placed where it can start soonest
+    avoid_kinds: tuple[str, ...] = ()  # testbed kinds a workflow's copy cannot run on
 
 
 def _candidates(session: Session) -> list[placement.Candidate]:
@@ -84,11 +88,16 @@ def _inspection_placement(session: Session, run: Run, inspection: Inspection) ->
     return Placement(job, requests, spec.testbed, image, "run.requests.hardware")
 
 
-def _deployment_placement(run: Run, deployment: Deployment) -> Placement:
-    spec = DeploymentSpec.model_validate(deployment.specification)
+def _deployment_placement(session: Session, run: Run, deployment: Deployment) -> Placement:
+    spec = DeploymentSpec.model_validate(app_jobs.without_build(deployment.specification))
     requests = spec.run_requests()
+    # An application's build or executable: its files (the source, the artifact) go along.
+    argv, files = app_jobs.job_parts(
+        session, worker.store(), deployment.specification, spec.command
+    )
     job = Job(
-        argv=spec.command,
+        argv=argv,
+        files=files,
         env=_base_env(run, deployment.batch_size) | spec.environment,
         timeout_s=_timeout(spec.timeout),
         log_cap=get_settings().log_cap_bytes,
@@ -97,8 +106,16 @@ def _deployment_placement(run: Run, deployment: Deployment) -> Placement:
         memory=requests.memory_bytes(),
         image=spec.image,
         slurm=requests.slurm_options(),
+        deadline=spec.deadline,
     )
-    return Placement(job, requests, spec.testbed, spec.image, "requests.hardware")
+    extra = workflow_data.job_additions(session, worker.store(), run, deployment)
+    if extra is None:
+        return Placement(job, requests, spec.testbed, spec.image, "requests.hardware")
+    job = dataclasses.replace(job, files=[*job.files, *extra.files], env={**job.env, **extra.env})
+    where = (spec.testbed, spec.image, "requests.hardware")
+    return Placement(
+        job, requests, *where, testbeds=extra.testbeds, workflow=True, avoid_kinds=extra.avoid_kinds
+    )
 
 
 def placement_of(session: Session, run: Run) -> Placement:
@@ -108,7 +125,7 @@ def placement_of(session: Session, run: Run) -> Placement:
         return _inspection_placement(session, run, inspection)
     deployment = session.get(Deployment, run.deployment_id)
     assert deployment is not None
-    return _deployment_placement(run, deployment)
+    return _deployment_placement(session, run, deployment)
 
 
 def given_job(job: Job, given: HardwareSpec) -> Job:
@@ -164,6 +181,10 @@ def _choose(session: Session, run: Run, plan: Placement) -> Chosen | Waiting | s
     has its devices held (by Tessera's runs or other work), or when a retried run's pinned
     testbed is offline; or why no node ever fits."""
     candidates = _candidates(session)
+    if plan.testbeds:
+        candidates = [c for c in candidates if c.testbed in plan.testbeds]
+    if plan.avoid_kinds:
+        candidates = [c for c in candidates if c.kind not in plan.avoid_kinds]
     options: list[_Option] = []
     unmet: placement.Unmet | None = None
     for number, spec in enumerate(hardware_options(plan.job.hardware)):
@@ -223,9 +244,21 @@ def _option(
     load = placement.NO_LOAD
     busy = None
     if len(found) > 1 or wanted:
-        held = placement.held_by_node(session.execute(placement.active_requests(nodes)))
+        # What Tessera's runs hold matters on nodes with accelerators only: a run that asks for
+        # none reads the runs of those (its ranking keeps free accelerators for others), not
+        # of every node it fits (at 10,000 active runs that read was most of a placement).
+        counted = (
+            nodes if wanted else [(c.testbed, c.node.name) for c in found if c.node.accelerators]
+        )
+        held = (
+            placement.held_by_node(session.execute(placement.active_requests(counted)))
+            if counted
+            else {}
+        )
         load = placement.load_of(session.execute(placement.load_query({t for t, _ in nodes})))
         found = placement.rank(found, wanted, held, load)
+        if plan.workflow:  # a workflow's copy: where it can start soonest
+            found = workflow_data.soonest(found, load, plan.job.cpu)
         busy = placement.busy(found, wanted, held)
     return _Option(number, spec, found, held, load, busy)
 
@@ -308,14 +341,24 @@ def place(run_id: str) -> None:
         if run is None or run.state != "queued":
             return
         turn = _turn(session, run)
-        plan = placement_of(session, run)
+        # An application's source or executable deleted since: nothing to place.
+        missing = app_jobs.missing(session, worker.store(), run)
+        plan = None
+        if missing is None:
+            try:
+                plan = placement_of(session, run)
+            except workflow_data.InputsError as error:  # a workflow's inputs gone or too big
+                missing = str(error)
         number = run.attempt + 1
         start = attempts.not_before(session, run, attempts.policy(session, run).retry.backoff_s)
         chosen = (
             None
-            if turn is not None or (start is not None and start > utcnow())
+            if plan is None or turn is not None or (start is not None and start > utcnow())
             else _choose(session, run, plan)
         )
+    if missing is not None or plan is None:
+        _fail(key, missing or "nothing to place")
+        return
     if turn is not None:
         _wait(key, turn)
         return
@@ -343,6 +386,10 @@ def place(run_id: str) -> None:
     except NoCapacity as error:  # the node cannot start it now: it stays queued, tried again
         _wait(key, f"{chosen.testbed.name}/{node}: {error}")
         return
+    notes = getattr(connector, "placement_notes", None)  # what a cloud launch tried
+    found = notes(attempt_key) if notes is not None else None
+    if found:
+        chosen = dataclasses.replace(chosen, why={**chosen.why, **found})
     outcome = _record(key, number, chosen, backend_ref)
     if outcome == "unwanted":  # cancelled while being placed: stop what was started
         with worker.reaching(chosen.testbed):

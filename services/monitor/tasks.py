@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services import worker
-from services.monitor import failover, inventory
+from services.monitor import failover, inventory, orphans, workflows
 from services.monitor import reconcile as reconciler
 from services.monitor.lease import lease
 from services.monitor.results import final_state, result_document
@@ -49,6 +49,7 @@ def _finish(
         store.put(run_log_key(run.id), collected.log)
     retry_in: float | None = None
     turn: list[uuid.UUID] = []
+    workflow: uuid.UUID | None = None
     with worker.transaction() as session:
         current = session.get(Run, run.id)
         if current is None or current.state not in ("placed", "running"):
@@ -71,6 +72,8 @@ def _finish(
                 result, current.cancel_requested, attempts.policy(session, current).timeout_s
             )
             exit_code = result["exit_code"]
+            if state == "succeeded" and collected.status.get("outputs_error"):
+                state, reason = "failed", str(collected.status["outputs_error"])
         elif current.cancel_requested:
             state, reason = "cancelled", "cancelled by request"
         ended = {"state_reason": reason, "hwinfo": hwinfo, "exit_code": exit_code}
@@ -84,15 +87,24 @@ def _finish(
             if attempts.requeue(session, current, ("placed", "running"), note):
                 refresh_parent(session, current)
                 retry_in = backoff
-        elif cas_run(session, run.id, ["placed", "running"], state, **ended):
+        elif cas_run(session, run.id, ["placed", "running"], _run_state(state), **ended):
             attempts.mark(session, run.id, run.attempt, state, **ended)
             refresh_parent(session, current)
             turn = next_in_turn(session, current)
+            workflow = workflows.run_ended(session, store, current, state, collected.status)
+    if workflow is not None:  # its workflow's next stage may be ready now
+        send("monitor.workflow_advance", str(workflow))
     for waiting in turn:  # its inspection's parallelism lets the next ones go now
         send("deployer.place", str(waiting))
     if retry_in is not None:
         _keep_log(store, run)
         send("deployer.place", str(run.id), countdown=retry_in or None)
+
+
+def _run_state(state: str) -> str:
+    """The run's state for an attempt that ended so: an interrupted one not retried is lost
+    (the attempt keeps `interrupted`)."""
+    return "lost" if state == "interrupted" else state
 
 
 def _keep_log(store: ArtifactStore, run: Run) -> None:
@@ -110,6 +122,9 @@ def _follow(
     if seen.state == "ended":
         _finish(testbed, run, connector)
         return
+    if seen.state == "interrupted":  # the testbed took its machine back (a spot instance)
+        _finish(testbed, run, connector, "interrupted", seen.reason)
+        return
     if seen.state == "gone":
         placed_at = run.placed_at or run.updated_at
         if now - placed_at > timedelta(seconds=get_settings().lost_after_s):
@@ -122,12 +137,13 @@ def _follow(
                 "(its node restarted, or its process or job was killed)",
             )
         return
-    store = worker.store()
-    tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)
-    with worker.reaching(testbed):
-        data = connector.live_log(testbed, tracked, store.size(run_log_key(run.id)))
-    if data is not None:
-        store.put(run_log_key(run.id), data)
+    if run.log_watched_until is not None and run.log_watched_until > now:  # someone reads it
+        store = worker.store()
+        tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)
+        with worker.reaching(testbed):
+            data = connector.live_log(testbed, tracked, store.size(run_log_key(run.id)))
+        if data is not None:
+            store.put(run_log_key(run.id), data)
     if seen.state == "running" and run.state == "placed":
         with worker.transaction() as session:
             if cas_run(session, run.id, ["placed"], "running", started_at=now, state_reason=None):
@@ -198,21 +214,27 @@ def _poll_testbed(testbed: Testbed) -> int:
     return len(runs)
 
 
-@app.task(name="monitor.poll", expires=30)
-def poll() -> int:
+def poll_cycle() -> dict[uuid.UUID, int]:
     """One cycle: every testbed with active runs whose lease this monitor can take (another
     monitor polling one now keeps it: lease.py), one batched look each; then the runs of
-    testbeds and hosts that stopped answering are failed over. Returns the runs it polled."""
-    polled = 0
+    testbeds and hosts that stopped answering are failed over. Returns the runs it polled
+    by testbed."""
+    polled: dict[uuid.UUID, int] = {}
     for testbed in _active_testbeds():
         with lease(testbed.id) as mine:
             if mine:
-                polled += _poll_testbed(testbed)
+                polled[testbed.id] = _poll_testbed(testbed)
     try:
         failover.fail_over()
     except Exception:
         log.exception("failing over the runs of unreachable testbeds failed")
     return polled
+
+
+@app.task(name="monitor.poll", expires=30)
+def poll() -> int:
+    """One monitor cycle (poll_cycle); the number of runs it polled."""
+    return sum(poll_cycle().values())
 
 
 @app.task(name="monitor.fence", expires=30)
@@ -241,8 +263,14 @@ def refresh(testbed_id: str | None = None) -> None:
 
 @app.task(name="monitor.reconcile", expires=60)
 def reconcile() -> dict[str, int]:
-    """Re-send the task of every row stuck longer than the timeout; fix stale parents."""
-    return reconciler.reconcile()
+    """Re-send the task of every row stuck longer than the timeout; fix stale parents;
+    terminate cloud instances that no run has (orphans)."""
+    counts = reconciler.reconcile()
+    try:
+        counts["orphans"] = orphans.reap()
+    except Exception:  # the database or a cloud API away: the next pass looks again
+        log.exception("reaping orphan instances failed")
+    return counts
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
@@ -261,6 +289,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             settings.refresh_interval_s,
         ),
         "fence": (settings.poll_enabled, settings.fence_interval_s, settings.fence_interval_s),
+        "workflow_tick": (settings.poll_enabled, workflows.TICK_S, workflows.TICK_S * 5),
     }
     return {
         name: {

@@ -107,6 +107,9 @@ class Node(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     # A host of the testbed that stopped answering, while the others still do.
     unreachable_since: Mapped[datetime | None]
+    # Drained by an admin: placement never chooses it; runs already there go on.
+    drained_at: Mapped[datetime | None]
+    drain_reason: Mapped[str | None] = mapped_column(Text)
     arch: Mapped[str | None] = mapped_column(String(20))
     cpu_vendor: Mapped[str | None] = mapped_column(String(100))
     cpu_model: Mapped[str | None] = mapped_column(String(255))
@@ -214,6 +217,8 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Someone reads its log: until then the monitor copies the growing log each cycle.
+    log_watched_until: Mapped[datetime | None]
 
 
 class RunAttempt(Base):
@@ -254,3 +259,128 @@ class DedupeKey(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+class Application(Base):
+    """ALDE's application: an uploaded source archive, compiled per target configuration."""
+
+    __tablename__ = "applications"
+    __table_args__ = (Index("ix_applications_project_created", "project_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="active")  # or "deleted"
+    # The current source: sha256 of the archive, its store key, kind, files, bytes expanded.
+    source_digest: Mapped[str | None] = mapped_column(String(64))
+    source_key: Mapped[str | None] = mapped_column(String(255))
+    source_kind: Mapped[str | None] = mapped_column(String(10))
+    source_files: Mapped[int | None] = mapped_column(Integer)
+    source_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    source_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Executable(Base):
+    """One configuration of an application, built from one source: its build (a run of a
+    hidden deployment, placed like every run) and the artifact it left."""
+
+    __tablename__ = "executables"
+    __table_args__ = (Index("ix_executables_application", "application_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE")
+    )
+    configuration: Mapped[str] = mapped_column(String(100))
+    spec: Mapped[dict[str, Any]]
+    # sha256 of (source digest, configuration): the cache key.
+    build_hash: Mapped[str] = mapped_column(String(64), index=True)
+    source_digest: Mapped[str] = mapped_column(String(64))
+    # not_compiled | compiling | compiled | failed | stale
+    state: Mapped[str] = mapped_column(String(20), default="not_compiled")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    # The build's deployment (one run).
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL")
+    )
+    testbed_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("testbeds.id", ondelete="SET NULL")
+    )
+    node_name: Mapped[str | None] = mapped_column(String(255))
+    hwinfo: Mapped[dict[str, Any] | None]
+    package: Mapped[str] = mapped_column(String(10), default="tar.gz")
+    artifact_key: Mapped[str | None] = mapped_column(String(255))
+    artifact_digest: Mapped[str | None] = mapped_column(String(64))
+    artifact_size: Mapped[int | None] = mapped_column(BigInteger)
+    artifacts: Mapped[list[str] | None] = mapped_column(Json)
+    image: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class Workflow(Base):
+    """A DAG of stages of tasks (shared.workflow_spec); its tasks' runs are deployments' runs,
+    created stage by stage by the engine (services/monitor/workflows.py)."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (Index("ix_workflows_project_created", "project_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    specification: Mapped[dict[str, Any]]
+    # pending -> running -> succeeded | failed | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class WorkflowTask(Base):
+    """One task of a stage: `count` copies, the runs of one deployment once it is released."""
+
+    __tablename__ = "workflow_tasks"
+    __table_args__ = (UniqueConstraint("workflow_id", "stage", "name", name="stage_name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(63))
+    position: Mapped[int] = mapped_column(Integer)  # its stage's place in the spec
+    name: Mapped[str] = mapped_column(String(63))
+    count: Mapped[int] = mapped_column(Integer)
+    # waiting -> running -> succeeded | failed | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL"), unique=True
+    )
+    # When its dependencies had all ended (the dispatch latency's start) and it was released.
+    ready_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class WorkflowOutput(Base):
+    """A file a task copy left (matching its outputs globs), stored by content hash."""
+
+    __tablename__ = "workflow_outputs"
+    __table_args__ = (UniqueConstraint("task_id", "index", "path", name="task_index_path"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workflow_tasks.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -120,7 +120,8 @@ def _add_run_routes(router: APIRouter, model: type[Inspection] | type[Deployment
         parent = await service.get_owned(session, model, who.project_id, item_id)
         run = await service.run_at(session, parent, index)
         probe = logstream.run_probe(request.app.state.sessions, run.id)
-        return await logstream.respond(request, session, run_log_key(run.id), probe, follow)
+        key = run_log_key(run.id)
+        return await logstream.respond(request, session, key, probe, follow, run.id)
 
     async def run_result(
         item_id: uuid.UUID,

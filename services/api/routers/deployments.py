@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
 
-from services.api import service
+from services.api import applications, service
 from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
 from services.api.routers.common import TOO_LARGE, add_common_routes
@@ -40,6 +40,11 @@ async def create(
     who: PrincipalDep,
 ) -> DeploymentCreated:
     """Accept a deployment: its runs are placed at once."""
+    if spec.executable is not None:  # placed where its build node's hardware fits
+        async with UnitOfWork(request) as check:
+            spec = await applications.deployable(
+                check.session, request.app.state.store, who.project_id, spec
+            )
     async with UnitOfWork(request) as work:
         deployment = await service.accept(
             request.app.state, work, service.create_deployment, who.project_id, spec

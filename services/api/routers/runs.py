@@ -7,6 +7,7 @@ import json
 import uuid
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import select
 
@@ -15,7 +16,14 @@ from services.api.deps import PrincipalDep, SessionDep
 from services.api.errors import Conflict, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.api.errors import responses as error_responses
 from services.api.routers.common import store
-from services.api.schemas import AttemptList, AttemptOut, RunOut, RunPlacement, RunResult
+from services.api.schemas import (
+    AttemptList,
+    AttemptOut,
+    RunLinks,
+    RunOut,
+    RunPlacement,
+    RunResult,
+)
 from shared.db.models import Run, RunAttempt, Testbed
 from shared.states import RUN_TERMINAL
 from shared.store import run_log_key, run_result_key
@@ -115,7 +123,7 @@ async def log(
     """The interleaved output of the run; with `follow=true`, a live stream until it ends."""
     run, _ = await owned_run(session, who.project_id, run_id)
     probe = logstream.run_probe(request.app.state.sessions, run.id)
-    return await logstream.respond(request, session, run_log_key(run.id), probe, follow)
+    return await logstream.respond(request, session, run_log_key(run.id), probe, follow, run.id)
 
 
 @router.get(
@@ -135,3 +143,28 @@ async def result(
     if data is None:
         raise NotFound(f"run {run.id} ended {run.state} without a result")
     return RunResult.model_validate(json.loads(data))
+
+
+LINK_S = 3600
+
+
+@router.get(
+    "/{run_id}/links",
+    summary="Presigned links to a run's log and result (S3 store)",
+    operation_id="get_run_links",
+)
+async def links(
+    run_id: uuid.UUID, request: Request, session: SessionDep, who: PrincipalDep
+) -> RunLinks:
+    """Links that download the stored log and result straight from the artifact store, for an
+    hour; null where the store hands out none (the filesystem) or the result is not there."""
+    run, _ = await owned_run(session, who.project_id, run_id)
+    artifacts = store(request)
+    ended = run.state in RUN_TERMINAL
+    return RunLinks(
+        log=await run_in_threadpool(artifacts.url, run_log_key(run.id), LINK_S),
+        result=await run_in_threadpool(artifacts.url, run_result_key(run.id), LINK_S)
+        if ended
+        else None,
+        expires_in_s=LINK_S,
+    )

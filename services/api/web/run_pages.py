@@ -57,6 +57,7 @@ async def run_page(
     run_id: str, request: Request, session: SessionDep, viewer: ViewerDep
 ) -> Response:
     found = await _run(session, viewer, run_id)
+    await logstream.watch(session, found.run.id)
     data = store(request).get(run_log_key(found.run.id)) or b""
     log, cut = views.log_tail(data, LOG_TAIL_BYTES)
     context = live_context(store(request), found)
@@ -69,6 +70,7 @@ async def run_live(
     run_id: str, request: Request, session: SessionDep, viewer: ViewerDep
 ) -> Response:
     found = await _run(session, viewer, run_id)
+    await logstream.watch(session, found.run.id)
     context = {**live_context(store(request), found), "oob": True}
     return page(request, "_run_live.html", context, viewer=viewer)
 
@@ -85,7 +87,8 @@ async def run_log_stream(
     )
     probe = logstream.run_probe(request.app.state.sessions, found.run.id)
     key = run_log_key(found.run.id)
-    return secured(request, await logstream.respond(request, session, key, probe, follow))
+    response = await logstream.respond(request, session, key, probe, follow, found.run.id)
+    return secured(request, response)
 
 
 def _download(request: Request, body: bytes, name: str, media_type: str) -> Response:

@@ -7,7 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the user commands to the `tessera` command."""
-    from services.cli.user import commands, queries, testbeds
+    from services.cli.user import apps, commands, queries, testbeds, workflows
 
     panel = "Use"
     app.command(rich_help_panel=panel)(commands.login)
@@ -24,3 +24,5 @@ def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=panel)(queries.nodes)
     app.command(rich_help_panel=panel)(queries.offers)
     app.add_typer(testbeds.app, name="testbeds", rich_help_panel=panel)
+    app.add_typer(apps.app, name="app", rich_help_panel=panel)
+    app.add_typer(workflows.app, name="workflow", rich_help_panel=panel)

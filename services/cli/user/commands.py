@@ -224,6 +224,10 @@ def deploy(
     ] = None,
     spec: Annotated[Path | None, typer.Option("--spec", "-f", help="A spec file.")] = None,
     image: Annotated[str | None, typer.Option(help="An image to run.")] = None,
+    executable: Annotated[
+        str | None,
+        typer.Option(help="An application's executable (its id), unpacked where COMMAND runs."),
+    ] = None,
     gpu: Gpu = None,
     cpu_flag: CpuFlag = None,
     cpu: Cpu = None,
@@ -236,7 +240,8 @@ def deploy(
     detach: Detach = False,
     output: OutputOption = Output.text,
 ) -> None:
-    """Run an existing command or image, without a build: tessera deploy -- python3 app.py"""
+    """Run an existing command, image or executable, without a build:
+    tessera deploy -- python3 app.py; tessera deploy --executable ID -- ./bin/app"""
     flags = specs.Flags(
         gpu=gpu,
         cpu_flags=cpu_flag or [],
@@ -249,6 +254,8 @@ def deploy(
         timeout=timeout,
     )
     data = specs.deployment(spec, flags, image, command or [])
+    if executable is not None:
+        data["executable"] = str(parse_id(executable))
     body = _model(DeploymentSpec, data, "deployment")
     api = client()
     created = call(create_deployment.sync_detailed, DeploymentCreated, client=api, body=body)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
 from shared.db.models import Testbed
@@ -109,7 +110,7 @@ class KubernetesConnector:
 
     def _json(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:
         response = self._call(what, call)
-        data = json.loads(response.data)
+        data = orjson.loads(response.data)  # lists of thousands of pods: 3x faster than json
         return data if isinstance(data, dict) else {}
 
     # ---- discovery --------------------------------------------------------------------------
@@ -266,15 +267,17 @@ class KubernetesConnector:
     def _by_run(
         jobs: Sequence[Mapping[str, Any]], pods: Sequence[Mapping[str, Any]]
     ) -> dict[uuid.UUID, _Seen]:
+        """Each run's Job and pods, kept only in the fields Tessera reads (kparse.slim): the
+        connector remembers them for every tracked run between cycles."""
         found: dict[uuid.UUID, _Seen] = {}
         for job in jobs:
             run_id = kparse.run_id_of(job)
             if run_id is not None:
-                found.setdefault(run_id, _Seen(None, [])).job = dict(job)
+                found.setdefault(run_id, _Seen(None, [])).job = kparse.slim_job(job)
         for pod in pods:
             run_id = kparse.run_id_of(pod)
             if run_id is not None:
-                found.setdefault(run_id, _Seen(None, [])).pods.append(dict(pod))
+                found.setdefault(run_id, _Seen(None, [])).pods.append(kparse.slim_pod(pod))
         return found
 
     def observe(self, testbed: Testbed, runs: Sequence[Tracked]) -> dict[uuid.UUID, Observation]:

@@ -43,6 +43,43 @@ def run_id_of(obj: Mapping[str, Any]) -> uuid.UUID | None:
         return None
 
 
+def _pick(obj: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {key: obj[key] for key in keys if key in obj}
+
+
+def slim_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """A Job as Tessera reads it: its metadata's names and labels, and its status."""
+    return {
+        "metadata": _pick(job.get("metadata") or {}, ("name", "labels", "creationTimestamp")),
+        "status": job.get("status") or {},
+    }
+
+
+def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod as Tessera reads it (observe, collect, scheduler_info): names, labels, times and
+    the script's hash annotation, its status, and of its spec the node, the node selector and
+    each container's name, image and resources."""
+    spec = pod.get("spec") or {}
+
+    def containers(key: str) -> list[dict[str, Any]]:
+        return [_pick(c, ("name", "image", "resources")) for c in spec.get(key) or []]
+
+    meta = pod.get("metadata") or {}
+    kept = _pick(meta, ("name", "labels", "creationTimestamp", "deletionTimestamp"))
+    annotations = meta.get("annotations") or {}
+    if SCRIPT_ANNOTATION in annotations:
+        kept["annotations"] = {SCRIPT_ANNOTATION: annotations[SCRIPT_ANNOTATION]}
+    return {
+        "metadata": kept,
+        "spec": {
+            **_pick(spec, ("nodeName", "nodeSelector")),
+            "containers": containers("containers"),
+            "initContainers": containers("initContainers"),
+        },
+        "status": pod.get("status") or {},
+    }
+
+
 def latest_pod(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     if not pods:
         return None

@@ -103,7 +103,7 @@ def image_job(
             "image": job.image,
             "create": plan["create"],
             "remove": plan["remove"],
-            "probe": [*plan["exec"], "python3", "-I", f"{IN_CONTAINER}/hwinfo.py"],
+            "probe": [*plan["exec"], "python3", "-I", f"{IN_CONTAINER}/hwinfo.py", "--run"],
             "gpus": plan["gpus"],
         },
     }

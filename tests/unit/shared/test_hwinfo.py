@@ -874,3 +874,16 @@ def test_disk_is_the_file_system_the_probe_runs_in(tmp_path: Path) -> None:
     node = hardware.node_from_hwinfo({"disk": found}, name="n", testbed="t")
     assert node.disk_bytes == found["free_bytes"]
     assert not hardware.match(hardware.parse_spec({"disk": "1GB.."}), node)
+
+
+def test_a_runs_probe_leaves_the_runtime_checks_to_discovery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`hwinfo.py --run` (the runner's probe) does not run podman/buildah/docker checks."""
+    asked: list[object] = []
+    monkeypatch.setattr(hwinfo, "_checked_runtimes", lambda: asked.append(1) or (["native"], {}))
+    data = hwinfo.collect(runtimes=False)
+    assert asked == [] and data["runtimes"] == ["native"]
+    assert "not checked" in data["runtime_checks"]["all"]
+    hwinfo.collect()
+    assert asked == [1]

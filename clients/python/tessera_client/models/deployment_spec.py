@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from uuid import UUID
 
 from attrs import define as _attrs_define
 
@@ -23,6 +25,9 @@ class DeploymentSpec:
     Attributes:
         identifier (None | str | Unset):
         image (None | str | Unset): An image to run; omit to run on the host.
+        executable (None | Unset | UUID): An application's executable (GET /applications/{id}/executables), in place of
+            image: unpacked into the run's folder, where `command` runs. Placed on a node compatible with the one it was
+            compiled on.
         command (list[str] | Unset): argv, run without a shell.
         environment (DeploymentSpecEnvironment | Unset):
         requests (None | Requests | Unset):
@@ -32,10 +37,13 @@ class DeploymentSpec:
         queue_timeout_s (float | None | Unset): Seconds a run may wait in a testbed's queue before it is withdrawn and
             placed elsewhere (with no_capacity in retry.on).
         testbed (None | str | Unset):
+        deadline (datetime.datetime | None | Unset): When the runs must be done (ISO time with its zone). On ec2
+            testbeds a run goes on-demand once the time left no longer allows another spot try.
     """
 
     identifier: None | str | Unset = UNSET
     image: None | str | Unset = UNSET
+    executable: None | Unset | UUID = UNSET
     command: list[str] | Unset = UNSET
     environment: DeploymentSpecEnvironment | Unset = UNSET
     requests: None | Requests | Unset = UNSET
@@ -44,6 +52,7 @@ class DeploymentSpec:
     retry: None | Retry | Unset = UNSET
     queue_timeout_s: float | None | Unset = UNSET
     testbed: None | str | Unset = UNSET
+    deadline: datetime.datetime | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.requests import Requests  # noqa: PLC0415
@@ -60,6 +69,14 @@ class DeploymentSpec:
             image = UNSET
         else:
             image = self.image
+
+        executable: None | str | Unset
+        if isinstance(self.executable, Unset):
+            executable = UNSET
+        elif isinstance(self.executable, UUID):
+            executable = str(self.executable)
+        else:
+            executable = self.executable
 
         command: list[str] | Unset = UNSET
         if not isinstance(self.command, Unset):
@@ -105,6 +122,14 @@ class DeploymentSpec:
         else:
             testbed = self.testbed
 
+        deadline: None | str | Unset
+        if isinstance(self.deadline, Unset):
+            deadline = UNSET
+        elif isinstance(self.deadline, datetime.datetime):
+            deadline = self.deadline.isoformat()
+        else:
+            deadline = self.deadline
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -112,6 +137,8 @@ class DeploymentSpec:
             field_dict["identifier"] = identifier
         if image is not UNSET:
             field_dict["image"] = image
+        if executable is not UNSET:
+            field_dict["executable"] = executable
         if command is not UNSET:
             field_dict["command"] = command
         if environment is not UNSET:
@@ -128,6 +155,8 @@ class DeploymentSpec:
             field_dict["queue_timeout_s"] = queue_timeout_s
         if testbed is not UNSET:
             field_dict["testbed"] = testbed
+        if deadline is not UNSET:
+            field_dict["deadline"] = deadline
 
         return field_dict
 
@@ -156,6 +185,23 @@ class DeploymentSpec:
             return cast(None | str | Unset, data)
 
         image = _parse_image(d.pop("image", UNSET))
+
+        def _parse_executable(data: object) -> None | Unset | UUID:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                executable_type_0 = UUID(data)
+
+                return executable_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | UUID, data)
+
+        executable = _parse_executable(d.pop("executable", UNSET))
 
         command = cast(list[str], d.pop("command", UNSET))
 
@@ -229,9 +275,27 @@ class DeploymentSpec:
 
         testbed = _parse_testbed(d.pop("testbed", UNSET))
 
+        def _parse_deadline(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                deadline_type_0 = datetime.datetime.fromisoformat(data)
+
+                return deadline_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        deadline = _parse_deadline(d.pop("deadline", UNSET))
+
         deployment_spec = cls(
             identifier=identifier,
             image=image,
+            executable=executable,
             command=command,
             environment=environment,
             requests=requests,
@@ -240,6 +304,7 @@ class DeploymentSpec:
             retry=retry,
             queue_timeout_s=queue_timeout_s,
             testbed=testbed,
+            deadline=deadline,
         )
 
         return deployment_spec

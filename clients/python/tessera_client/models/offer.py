@@ -29,6 +29,9 @@ class Offer:
         cores (int | None):
         memory_bytes (int | None):
         accelerators (list[Accelerator]):
+        price_per_hour (float | None): What a run there costs per hour (USD; cloud offers), else null.
+        lifecycle (None | str): spot or on-demand (cloud offers): what the price is for.
+        on_demand_price_per_hour (float | None): The on-demand price (from Tessera's dated table), where known.
     """
 
     rank: int
@@ -42,6 +45,9 @@ class Offer:
     cores: int | None
     memory_bytes: int | None
     accelerators: list[Accelerator]
+    price_per_hour: float | None
+    lifecycle: None | str
+    on_demand_price_per_hour: float | None
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +78,15 @@ class Offer:
             accelerators_item = accelerators_item_data.to_dict()
             accelerators.append(accelerators_item)
 
+        price_per_hour: float | None
+        price_per_hour = self.price_per_hour
+
+        lifecycle: None | str
+        lifecycle = self.lifecycle
+
+        on_demand_price_per_hour: float | None
+        on_demand_price_per_hour = self.on_demand_price_per_hour
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -87,6 +102,9 @@ class Offer:
                 "cores": cores,
                 "memory_bytes": memory_bytes,
                 "accelerators": accelerators,
+                "price_per_hour": price_per_hour,
+                "lifecycle": lifecycle,
+                "on_demand_price_per_hour": on_demand_price_per_hour,
             }
         )
 
@@ -134,6 +152,27 @@ class Offer:
 
             accelerators.append(accelerators_item)
 
+        def _parse_price_per_hour(data: object) -> float | None:
+            if data is None:
+                return data
+            return cast(float | None, data)
+
+        price_per_hour = _parse_price_per_hour(d.pop("price_per_hour"))
+
+        def _parse_lifecycle(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        lifecycle = _parse_lifecycle(d.pop("lifecycle"))
+
+        def _parse_on_demand_price_per_hour(data: object) -> float | None:
+            if data is None:
+                return data
+            return cast(float | None, data)
+
+        on_demand_price_per_hour = _parse_on_demand_price_per_hour(d.pop("on_demand_price_per_hour"))
+
         offer = cls(
             rank=rank,
             testbed=testbed,
@@ -146,6 +185,9 @@ class Offer:
             cores=cores,
             memory_bytes=memory_bytes,
             accelerators=accelerators,
+            price_per_hour=price_per_hour,
+            lifecycle=lifecycle,
+            on_demand_price_per_hour=on_demand_price_per_hour,
         )
 
         offer.additional_properties = d

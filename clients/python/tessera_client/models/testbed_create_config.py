@@ -15,7 +15,9 @@ class TestbedCreateConfig:
     accounting. kubernetes: in_cluster, context, namespace, gpu_label, gpu_models, gpu_resources, tolerations,
     image_pull_secret, host_image, tessera_image, run_as_user, run_as_group, ttl_after_finished_s, service_account,
     request_timeout_s, live_log_interval_s, live_logs_per_cycle. ssh: hosts (host, port, user, host_key, name),
-    work_dir, max_sessions.
+    work_dir, max_sessions. ec2: region, endpoint_url, subnet_id, security_group_ids, key_name, images ({x86_64, arm64}:
+    AMI or resolve:ssm:), instance_types, spot, max_price_per_hour, on_demand_fallback, max_instances, idle_timeout_s,
+    tags, request_timeout_s.
 
     """
 

@@ -1,4 +1,7 @@
-"""active runs by testbed: the monitor reads only these, by index
+"""active runs by testbed, read by index; log watches
+
+The monitor reads only a testbed's active runs, by a partial index, and copies the growing
+log only of runs someone reads (runs.log_watched_until).
 
 Revision ID: b7e19a3c4d20
 Revises: 921cf1de031f
@@ -19,6 +22,7 @@ ACTIVE = sa.text("state IN ('placed', 'running')")
 
 
 def upgrade() -> None:
+    op.add_column("runs", sa.Column("log_watched_until", sa.DateTime(timezone=True)))
     op.create_index(
         "ix_runs_active_testbed",
         "runs",
@@ -30,3 +34,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_runs_active_testbed", table_name="runs")
+    op.drop_column("runs", "log_watched_until")

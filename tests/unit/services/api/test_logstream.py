@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from services.api import logstream
 from services.cli.user.api import Event, parse_events
+from shared.db.models import utcnow
 from shared.store import ArtifactStore
+from tests.unit.services.api.conftest import Api
 
 KEY = "runs/abc/log"
 
@@ -106,3 +110,34 @@ def test_quiet_stream_sends_keep_alive_comments(tmp_path: Path) -> None:
     raw = asyncio.run(_collect(logstream.stream(store, KEY, slow, poll_s=0, heartbeat_s=0)))
     assert raw.count(b": keep-alive\n\n") == 3
     assert _events(raw)[-1].name == "end"
+
+
+def test_reading_a_runs_log_marks_it_watched(stack: Api) -> None:
+    """GET of a run's log marks it watched for TESSERA_LOG_WATCH_S (the monitor copies only
+    watched logs while runs run); the run's updated_at, which the reconciler reads, stays."""
+    from services import worker
+    from shared.db.models import Run
+
+    response = stack.client.post(
+        "/api/v1/deployments", json={"command": ["true"]}, headers=stack.auth()
+    )
+    assert response.status_code == 202, response.text
+    deployment = response.json()["deployment_id"]
+    run_id = stack.client.get(
+        f"/api/v1/deployments/{deployment}/runs", headers=stack.auth()
+    ).json()["items"][0]["id"]
+
+    def row() -> Run:
+        with worker.transaction() as session:
+            found = session.get(Run, uuid.UUID(run_id))
+            assert found is not None
+            return found
+
+    before = row()
+    assert before.log_watched_until is None
+    log = stack.client.get(f"/api/v1/runs/{run_id}/log", headers=stack.auth())
+    assert log.status_code == 200
+    after = row()
+    assert after.log_watched_until is not None
+    assert after.log_watched_until - utcnow() > timedelta(seconds=30)
+    assert after.updated_at == before.updated_at

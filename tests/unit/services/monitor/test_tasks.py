@@ -10,11 +10,11 @@ from shared.config import Settings
 def test_the_beat_leaves_out_the_loops_turned_off(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fence loop goes with the poll: it is on and off with it."""
+    """The fence loop and the workflows' tick go with the poll: on and off with it."""
     from services.monitor.tasks import beat_schedule
     from shared.config import get_settings
 
-    assert set(beat_schedule()) == {"poll", "reconcile", "refresh", "fence"}
+    assert set(beat_schedule()) == {"poll", "reconcile", "refresh", "fence", "workflow_tick"}
     monkeypatch.setenv("TESSERA_REFRESH_ENABLED", "false")
     monkeypatch.setenv("TESSERA_POLL_ENABLED", "0")
     get_settings.cache_clear()
@@ -65,3 +65,53 @@ def test_a_poll_writes_what_the_testbed_said_of_its_nodes(
     with worker.transaction() as session:
         node = session.query(Node).filter(Node.testbed_id == testbed_id).one()
         assert node.inventory["accelerators"][0]["held_by_others"] == 1
+
+
+def test_only_watched_logs_are_copied_while_running(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running run's log is fetched each cycle only while someone reads it
+    (runs.log_watched_until, set by the API's log endpoints and the dashboard)."""
+    from datetime import timedelta
+
+    from services import worker
+    from services.monitor import tasks
+    from shared.db.migrate import upgrade
+    from shared.db.models import Deployment, Project, Run, Testbed, utcnow
+    from shared.testbeds.base import Observation
+
+    upgrade(settings.db_url)
+    with worker.transaction() as session:
+        testbed = Testbed(name="lab", kind="slurm", config={}, state="online")
+        project = Project(name="p")
+        session.add_all([testbed, project])
+        session.flush()
+        deployment = Deployment(
+            project_id=project.id, specification={}, batch_size=2, state="running"
+        )
+        session.add(deployment)
+        session.flush()
+        runs = [
+            Run(project_id=project.id, deployment_id=deployment.id, index=i, state="running")
+            for i in range(2)
+        ]
+        for run in runs:
+            run.testbed_id, run.node_name, run.backend_ref, run.attempt = testbed.id, "vm", "7", 1
+        runs[1].log_watched_until = utcnow() + timedelta(seconds=60)
+        session.add_all(runs)
+        session.flush()
+        ids = [run.id for run in runs]
+    fetched: list[object] = []
+
+    class Connector:
+        def observe(self, testbed: Testbed, tracked: list[object]) -> dict[object, Observation]:
+            return {ids[0]: Observation("running"), ids[1]: Observation("running")}
+
+        def live_log(self, testbed: Testbed, tracked: object, offset: object) -> bytes:
+            fetched.append(getattr(tracked, "run_id", None))
+            return b"partial\n"
+
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: Connector())
+    assert tasks.poll() == 2
+    assert fetched == [ids[1]]
+    assert worker.store().get(f"runs/{ids[1]}/log") == b"partial\n"

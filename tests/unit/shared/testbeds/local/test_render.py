@@ -55,7 +55,7 @@ def test_image_job_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert spec["argv"][-2:] == ["/bin/sh", "/tessera/run/script"]
     assert "PATH=/host/bin" not in spec["argv"]  # the image's PATH applies inside
     assert "TESSERA_HWINFO=/tessera/run/hwinfo.json" in spec["argv"]
-    assert spec["container"]["probe"][-3:] == ["python3", "-I", "/tessera/run/hwinfo.py"]
+    assert spec["container"]["probe"][-4:] == ["python3", "-I", "/tessera/run/hwinfo.py", "--run"]
     assert (folder / "work").stat().st_mode & 0o777 == 0o777
 
 
