@@ -39,14 +39,21 @@ def _leased(stack: FaultStack, testbed: uuid.UUID) -> bool:
 def _local_testbed(stack: FaultStack) -> uuid.UUID:
     assert stack.postgres is not None
     with psycopg.connect(stack.postgres.url, autocommit=True) as db:
-        found = db.execute("SELECT id FROM testbeds WHERE kind = 'local'").fetchone()
+        found = db.execute(
+            "SELECT id FROM testbeds WHERE kind = 'local' AND name = 'local'"
+        ).fetchone()
     assert found is not None
     return uuid.UUID(str(found[0]))
 
 
 def _submit(stack: FaultStack, identifier: str, runs: int) -> str:
     with api(stack) as http:
-        body = {"command": ["sleep", "0.3"], "identifier": identifier, "batch_size": runs}
+        body = {
+            "command": ["sleep", "0.3"],
+            "identifier": identifier,
+            "batch_size": runs,
+            "testbed": "local",  # the testbed whose lease the test takes
+        }
         response = http.post("/deployments", json=body)
         assert response.status_code == 202, response.text
     return f"JOIN deployments d ON r.deployment_id = d.id WHERE d.identifier = '{identifier}'"

@@ -259,11 +259,11 @@ async def put_source(
 ) -> SourceOut:
     """Streamed to a file, checked for safe extraction (422 naming the entry), then kept;
     the executables of the previous source become stale."""
+    async with UnitOfWork(request) as check:  # another project's: 404 before anything else
+        await _owned_app(check.session, who.project_id, application_id)
     kind = archive.kind_of(request.headers.get("content-type", ""))
     if kind is None:
         raise Unprocessable.on("content-type", f"give one of {', '.join(ARCHIVE_TYPES)}")
-    async with UnitOfWork(request) as check:
-        await _owned_app(check.session, who.project_id, application_id)
     with apps.temporary_folder(settings) as folder:
         path, digest, size = await apps.receive_source(request, settings, Path(folder))
         if size == 0:
