@@ -119,7 +119,7 @@ def test_testbeds_are_admin_only_and_credentials_write_only(
         assert "s3cret-key" not in admin.get(f"/testbeds/{testbed_id}").text
         assert admin.post(f"/testbeds/{testbed_id}/refresh").status_code == 202
         assert admin.post("/testbeds", json={"name": "spare", "kind": "local"}).status_code == 409
-        refused = admin.post("/testbeds", json={"name": "hpc", "kind": "ec2"})
+        refused = admin.post("/testbeds", json={"name": "hpc", "kind": "openstack"})
         assert refused.status_code == 422 and _fields(refused) == ["kind"]
         no_config = admin.post("/testbeds", json={"name": "hpc", "kind": "slurm"})
         assert no_config.status_code == 422 and _fields(no_config) == ["config.host"]
