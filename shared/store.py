@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -50,7 +51,7 @@ class _Capped:
         return data
 
 
-class ArtifactStore:
+class ArtifactStore(ABC):
     """Keys look like `runs/<run id>/log`; writes are atomic (readers never see half an
     object). The interface every store implements; `ArtifactStore(root)` is a `FileStore`."""
 
@@ -61,32 +62,34 @@ class ArtifactStore:
 
     # ---- writes ----------------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None: ...
 
+    @abstractmethod
     def put_stream(self, key: str, source: BinaryIO, limit: int | None = None) -> int:
         """Store what `source` reads (its first `limit` bytes), in chunks; the bytes stored."""
-        raise NotImplementedError
+        ...
 
     def put_file(self, key: str, source: Path, limit: int | None = None) -> int:
         """Copy a file in (its first `limit` bytes), streamed; returns the bytes stored."""
         with source.open("rb") as handle:
             return self.put_stream(key, handle, limit)
 
-    def delete(self, key: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
 
     # ---- reads -----------------------------------------------------------------------------
 
-    def get(self, key: str) -> bytes | None:
-        raise NotImplementedError
+    @abstractmethod
+    def get(self, key: str) -> bytes | None: ...
 
-    def size(self, key: str) -> int | None:
-        raise NotImplementedError
+    @abstractmethod
+    def size(self, key: str) -> int | None: ...
 
+    @abstractmethod
     def chunks(self, key: str, chunk: int = CHUNK) -> Iterator[bytes] | None:
         """The object in chunks of at most `chunk` bytes, or None when there is none."""
-        raise NotImplementedError
+        ...
 
     def get_file(self, key: str, target: Path) -> bool:
         """Stream the object into `target` (written whole or not at all); False if none."""
@@ -105,9 +108,10 @@ class ArtifactStore:
             raise
         return True
 
+    @abstractmethod
     def list(self, prefix: str) -> dict[str, int]:
         """Every key under `prefix` (a folder: `runs/<id>/`) with its size, in one listing."""
-        raise NotImplementedError
+        ...
 
     def url(self, key: str, expires_s: int = 3600, method: str = "get") -> str | None:
         """A presigned link to GET (or PUT) the object, where the store has them; else None."""
