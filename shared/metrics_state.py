@@ -312,7 +312,7 @@ class StateCollector:
                 Testbed.state,
             )
             .join(Testbed, Node.testbed_id == Testbed.id)
-            .where(Testbed.name.not_like("removed-%"))
+            .where(Testbed.live())
         ).all()
         return [_NodeRow(*row) for row in rows]
 
@@ -356,7 +356,7 @@ class StateCollector:
         )
         for name, kind, state in session.execute(
             select(Testbed.name, Testbed.kind, Testbed.state)
-            .where(Testbed.name.not_like("removed-%"))
+            .where(Testbed.live())
             .order_by(Testbed.name)
         ):
             online.add_metric([name, kind], 1.0 if state == "online" else 0.0)

@@ -249,7 +249,7 @@ def refresh(testbed_id: str | None = None) -> None:
     a testbed that hangs holds no transaction open for the others."""
     with worker.transaction() as session:
         query = select(Testbed.id, Testbed.name).where(
-            Testbed.kind.in_(testbeds.KINDS), Testbed.name.not_like("removed-%")
+            Testbed.kind.in_(testbeds.KINDS), Testbed.live()
         )
         if testbed_id is not None:
             query = query.where(Testbed.id == uuid.UUID(testbed_id))

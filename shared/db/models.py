@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -94,6 +95,16 @@ class Testbed(Base):
     unreachable_since: Mapped[datetime | None]
     refreshed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @classmethod
+    def live(cls) -> ColumnElement[bool]:
+        """Not removed: a removed testbed that ran work keeps its history under a new name,
+        out of every listing, placement and poll."""
+        return cls.name.not_like(f"{REMOVED_PREFIX}%")
+
+
+# A removed testbed with finished runs is renamed REMOVED_PREFIX + its id's first 12 hex digits.
+REMOVED_PREFIX = "removed-"
 
 
 class Node(Base):

@@ -92,6 +92,10 @@ def test_a_lost_host_fails_over_and_is_fenced_when_back(fault_stack: FaultStack)
             link("up", cut)
         with api(fault_stack, fault_stack.admin_token) as admin:
             admin.delete(f"/testbeds/{testbed_id}")
+            # Its finished runs keep it as history, out of every listing.
+            assert testbed_id not in {t["id"] for t in admin.get("/testbeds").json()["items"]}
+            hosts = {n["testbed"] for n in admin.get("/nodes").json()["items"]}
+            assert all(not name.startswith("removed-") for name in hosts), hosts
     attempts = _rows(
         fault_stack,
         "SELECT r.id, a.key, a.number, a.state, a.state_reason, a.node_name "

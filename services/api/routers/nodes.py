@@ -69,7 +69,11 @@ async def list_(
     except hardware.SpecError as error:
         field = "accelerator" if error.path.startswith("gpu") else "arch"
         raise Unprocessable.on(field, error.reason) from None
-    query = select(Node, Testbed.name, Testbed.state).join(Testbed, Node.testbed_id == Testbed.id)
+    query = (
+        select(Node, Testbed.name, Testbed.state)
+        .join(Testbed, Node.testbed_id == Testbed.id)
+        .where(Testbed.live())
+    )
     if testbed is not None:
         query = query.where(Testbed.name == testbed)
     rows = await session.execute(query.order_by(Testbed.name, Node.name))

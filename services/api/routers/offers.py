@@ -73,7 +73,7 @@ async def offers(session: SessionDep, request: OfferRequest) -> Offers:
     query = (
         select(Node, Testbed.name, Testbed.kind, Testbed.state, Testbed.state_reason)
         .join(Testbed, Node.testbed_id == Testbed.id)
-        .where(Testbed.name.not_like("removed-%"))
+        .where(Testbed.live())
         .options(load_only(Node.testbed_id, Node.name, Node.state, Node.state_reason,
                            Node.inventory))
         .order_by(Testbed.name, Node.name)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import asyncssh
 from fastapi import APIRouter, Body, Request
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,7 @@ from services.api.schemas import (
 )
 from shared import secrets
 from shared.config import get_settings
-from shared.db.models import Node, Run, Testbed
+from shared.db.models import REMOVED_PREFIX, Node, Run, Testbed
 from shared.states import RUN_TERMINAL
 from shared.testbeds.kubernetes.config import KubernetesConfig
 from shared.testbeds.slurm.config import SlurmConfig
@@ -218,7 +218,9 @@ async def list_(session: SessionDep, _admin: AdminDep) -> TestbedList:
     """Every testbed with its node count, by name."""
     grouped = await session.execute(select(Node.testbed_id, func.count()).group_by(Node.testbed_id))
     counts = {row[0]: row[1] for row in grouped}
-    rows = (await session.execute(select(Testbed).order_by(Testbed.name))).scalars()
+    rows = (
+        await session.execute(select(Testbed).where(Testbed.live()).order_by(Testbed.name))
+    ).scalars()
     return TestbedList(items=[_out(row, counts.get(row.id, 0)) for row in rows])
 
 
@@ -278,7 +280,12 @@ async def _remove(session: AsyncSession, testbed_id: uuid.UUID) -> None:
     if used.scalar_one():
         # Finished runs keep their history: the testbed goes offline instead of away.
         testbed.state, testbed.state_reason = "offline", "removed by an admin"
-        testbed.name = f"removed-{testbed.id.hex[:12]}"
+        testbed.name = f"{REMOVED_PREFIX}{testbed.id.hex[:12]}"
+        await session.execute(
+            update(Node)
+            .where(Node.testbed_id == testbed.id)
+            .values(state="offline", state_reason="testbed removed")
+        )
     else:
         await session.delete(testbed)
     await session.flush()

@@ -288,6 +288,7 @@ async def nodes(session: AsyncSession, model: str | None = None) -> list[NodeRow
     rows = await session.execute(
         select(Node, Testbed.name, Testbed.state, Testbed.state_reason)
         .join(Testbed, Node.testbed_id == Testbed.id)
+        .where(Testbed.live())
         .order_by(Testbed.name, Node.name)
     )
     found = []
@@ -322,5 +323,7 @@ class TestbedRow:
 async def testbeds(session: AsyncSession) -> list[TestbedRow]:
     grouped = await session.execute(select(Node.testbed_id, func.count()).group_by(Node.testbed_id))
     counts = {row[0]: int(row[1]) for row in grouped}
-    rows = (await session.execute(select(Testbed).order_by(Testbed.name))).scalars()
+    rows = (
+        await session.execute(select(Testbed).where(Testbed.live()).order_by(Testbed.name))
+    ).scalars()
     return [TestbedRow(row, counts.get(row.id, 0)) for row in rows]
