@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     max_source_bytes: int = Field(4096 * MiB, description="Bytes a source may expand to.")
     max_source_ratio: float = Field(200.0, description="Expanded over compressed, at most.")
     app_build_timeout_s: float = Field(3600.0, description="Default time limit of a build.")
+    app_image_base: str = Field(
+        "debian:bookworm-slim",
+        description="Base of `package: image` executables built on a node's own toolchain "
+        "(`base: host`); its libc must run what the nodes compiled.",
+    )
     log_cap_bytes: int = Field(8 * MiB, description="stdout and stderr are each cut here.")
     page_size_max: int = 500
 

@@ -4,10 +4,12 @@ delivered into a dependent copy's run folder before its command starts.
 Outputs: the task's globs go to the node as one more job file (OUTPUTS_FILE, in the work
 folder, shipped by every connector like any other file); the runner (shared/runner.py) packs
 the matching files into status.json after the command exited 0, which every connector
-already hands back. The monitor stores each file in the artifact store by its SHA-256
-(`artifact_key`) and records it (WorkflowOutput). Inputs: the deployer reads them back from
-the store and adds them to the job's files, so they reach local, SSH, SLURM and Kubernetes
-(ConfigMap) runs the way the request's own files do.
+already hands back (a Kubernetes pod's tessera-exec sends them in its log instead:
+shared/testbeds/kubernetes/outputs.py). The monitor stores each file in the artifact store by
+its SHA-256 (`artifact_key`) and records it (WorkflowOutput). Inputs: the deployer reads
+them back from the store and adds them to the job's files, so they reach local, SSH, SLURM
+and Kubernetes (ConfigMap, so about 1 MiB in all there) runs the way the request's own files
+do.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from shared.db.models import Deployment, Run, Workflow, WorkflowOutput, WorkflowTask
+from shared.db.models import Run, Workflow, WorkflowOutput, WorkflowTask
 from shared.placement import Candidate, Load
 from shared.store import ArtifactStore
 from shared.workflow_spec import WorkflowSpec
@@ -32,9 +34,10 @@ from shared.workflow_spec import WorkflowSpec
 OUTPUTS_FILE = ".tessera-outputs.json"  # read by shared/runner.py; keep the two in step
 OUTPUTS_CAP = 4 * 1024 * 1024  # bytes of outputs one copy may leave (they ride status.json)
 INPUTS_CAP = 64 * 1024 * 1024  # bytes of inputs one copy may receive
-# Testbeds whose runs do not end through shared/runner.py, so cannot hand outputs back yet
-# (a Kubernetes pod's main container runs tessera-exec): a copy with outputs avoids them.
-NO_OUTPUTS = ("kubernetes",)
+# Testbed kinds that cannot hand a copy's outputs back (a copy with outputs avoids them).
+# None now: Kubernetes pods, which never run shared/runner.py, send them through
+# tessera-exec (shared/testbeds/kubernetes/outputs.py).
+NO_OUTPUTS: tuple[str, ...] = ()
 
 
 class InputsError(Exception):
@@ -63,20 +66,35 @@ def input_url(store: ArtifactStore, sha256: str, expires_s: int = 3600) -> str |
     return store.url(artifact_key(sha256), expires_s)
 
 
-def task_of(session: Session, deployment_id: uuid.UUID | None) -> WorkflowTask | None:
-    if deployment_id is None:
+# The deployment or inspection a run belongs to: a task's copies are the runs of one.
+PARENT = func.coalesce(Run.deployment_id, Run.inspection_id)
+
+
+def parent_id(task: WorkflowTask) -> uuid.UUID | None:
+    """The deployment or inspection whose runs are the task's copies (None: not released)."""
+    return task.deployment_id or task.inspection_id
+
+
+def copies_of(ids: list[uuid.UUID]) -> ColumnElement[bool]:
+    """The runs of these deployments and inspections (tasks' parents)."""
+    return or_(Run.deployment_id.in_(ids), Run.inspection_id.in_(ids))
+
+
+def task_of(session: Session, run: Run) -> WorkflowTask | None:
+    """The workflow task the run is a copy of (by its deployment or its inspection)."""
+    if run.inspection_id is not None:
+        where = WorkflowTask.inspection_id == run.inspection_id
+    elif run.deployment_id is not None:
+        where = WorkflowTask.deployment_id == run.deployment_id
+    else:
         return None
-    return session.execute(
-        select(WorkflowTask).where(WorkflowTask.deployment_id == deployment_id)
-    ).scalar_one_or_none()
+    return session.execute(select(WorkflowTask).where(where)).scalar_one_or_none()
 
 
-def job_additions(
-    session: Session, store: ArtifactStore, run: Run, deployment: Deployment
-) -> Additions | None:
+def job_additions(session: Session, store: ArtifactStore, run: Run) -> Additions | None:
     """The files, variables and allowed testbeds a workflow's copy adds; None for a run that
     belongs to no workflow."""
-    task = task_of(session, deployment.id)
+    task = task_of(session, run)
     if task is None:
         return None
     workflow = session.get(Workflow, task.workflow_id)
@@ -143,7 +161,7 @@ def record_outputs(
     """Store what a succeeded copy left (status["outputs"]: path, base64 data) by content
     hash and record it, replacing what an earlier attempt of the copy recorded; its task, or
     None for a run of no workflow."""
-    task = task_of(session, run.deployment_id)
+    task = task_of(session, run)
     if task is None:
         return None
     session.execute(

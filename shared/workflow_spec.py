@@ -1,5 +1,6 @@
 """What a workflow is (EManager's skeleton): a DAG of stages, each of tasks, each task a
-deployment run `count` times; outputs of one stage become inputs of a later one.
+deployment (or an application's executable) or an inspection run `count` times; outputs of
+one stage become inputs of a later one.
 
 Checked before anything is stored: names by a strict grammar, the stages a DAG (no cycle,
 no unknown stage), every input naming the outputs of a task of a stage it depends on
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import posixpath
 import re
+import uuid
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.config import get_settings
 from shared.schemas import (
     DeploymentSpec,
+    InspectionSpec,
+    Requests,
     Retry,
     RetryOn,
     Strict,
@@ -76,9 +80,44 @@ class TaskInput(Strict):
         return normal
 
 
+class ExecutableTask(Strict):
+    """An application's compiled executable, unpacked in each copy's run folder, where
+    `command` runs (a deployment of the executable, as POST /deployments makes)."""
+
+    id: uuid.UUID = Field(description="The executable (GET /applications/{id}/executables).")
+    command: list[str] = Field(
+        min_length=1, max_length=1000, description="argv, run without a shell, in the folder."
+    )
+    environment: dict[str, str] = Field(default_factory=dict)
+    hardware: dict[str, Any] | str | None = Field(
+        None, description="Shorthand for requests.hardware; narrowed to fit the build node."
+    )
+    requests: Requests | None = None
+    timeout: int | None = Field(None, ge=1, le=7 * 24 * 3600)
+    retry: Retry | None = None
+    testbed: str | None = None
+
+    def deployment(self) -> DeploymentSpec:
+        """The deployment of the executable this task is (its checks: a 422 naming
+        `executable.<field>`)."""
+        requests = self.requests.model_dump(exclude_none=True) if self.requests else {}
+        if self.hardware is not None:
+            if requests.get("hardware") is not None:
+                raise _at("executable.hardware", "give hardware or requests.hardware, not both")
+            requests["hardware"] = self.hardware
+        body = self.model_dump(exclude={"id", "hardware", "requests"}, exclude_none=True)
+        body.update(executable=self.id, requests=requests or None)
+        try:
+            return DeploymentSpec.model_validate(body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(["executable", *(str(part) for part in first["loc"])])
+            raise _at(where, first["msg"].removeprefix("Value error, ")) from None
+
+
 class TaskSpec(Strict):
-    """One task: a deployment (command or image) run `count` times, each copy seeing
-    TESSERA_TASK_INDEX."""
+    """One task: a deployment (command, image or executable) or an inspection (an environment
+    built, then a script) run `count` times, each copy seeing TESSERA_TASK_INDEX."""
 
     name: str
     count: int = Field(1, ge=1, description="Copies (EManager's Num_Tasks).")
@@ -86,11 +125,13 @@ class TaskSpec(Strict):
     command: list[str] | None = Field(
         None, description="Shorthand for deployment: {command: [...]}.", max_length=1000
     )
-    inspection: dict[str, Any] | None = Field(
-        None, description="Not yet: a task runs a deployment (or its command shorthand)."
+    inspection: InspectionSpec | None = Field(
+        None,
+        description="An environment built (once, when the task is released) and a script run "
+        "in it `count` times; its batch_size is the task's count.",
     )
-    executable: dict[str, Any] | None = Field(
-        None, description="Not yet: a task runs a deployment (or its command shorthand)."
+    executable: ExecutableTask | None = Field(
+        None, description="Shorthand for deployment: {executable: id, command: [...], ...}."
     )
     inputs: list[TaskInput] = Field(default_factory=list, max_length=100)
     outputs: list[str] = Field(
@@ -100,6 +141,9 @@ class TaskSpec(Strict):
     )
 
     _name = field_validator("name")(_check_name)
+    # Which field the deployment came from (deployment, command or executable): named in
+    # the errors found at submit. Not stored: the stored spec holds the deployment.
+    _given_as: str = PrivateAttr("deployment")
 
     @field_validator("count")
     @classmethod
@@ -118,26 +162,59 @@ class TaskSpec(Strict):
             _check_relative(value, "an output glob")
         return values
 
-    @field_validator("inspection", "executable")
+    @field_validator("inspection")
     @classmethod
-    def _not_yet(cls, value: dict[str, Any] | None) -> None:
-        if value is not None:
-            raise ValueError("not supported in workflows yet: give deployment or command")
-        return None
+    def _inspection(cls, value: InspectionSpec | None) -> InspectionSpec | None:
+        if value is None:
+            return None
+        if value.script is None:
+            raise ValueError("a task's inspection runs a script: give one")
+        if value.batch_size != 1:
+            raise PydanticCustomError("batch_size", "batch_size: use the task's count instead")
+        if value.allowed_failures:
+            raise PydanticCustomError(
+                "allowed_failures", "allowed_failures: a task succeeds when every copy does"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_thing(self) -> TaskSpec:
-        if (self.deployment is None) == (self.command is None):
-            raise ValueError("give either deployment or command")
+        given = [self.deployment, self.command, self.executable, self.inspection]
+        if sum(item is not None for item in given) != 1:
+            raise ValueError("give one of deployment, command, executable or inspection")
+        if self.inspection is not None:
+            self._given_as = "inspection"
+            return self
         if self.command is not None:
             self.deployment = DeploymentSpec(command=self.command)
             self.command = None
+        if self.executable is not None:
+            self.deployment = self.executable.deployment()
+            self.executable, self._given_as = None, "executable"
         assert self.deployment is not None
         if self.deployment.batch_size != 1:
             raise PydanticCustomError(
                 "batch_size", "deployment.batch_size: use the task's count instead"
             )
         return self
+
+    def pinned(self) -> str | None:
+        """The testbed the task names, if any."""
+        if self.inspection is not None:
+            return self.inspection.testbed
+        return self.deployment.testbed if self.deployment else None
+
+    def own_retry(self) -> Retry | None:
+        if self.inspection is not None:
+            return self.inspection.run.retry if self.inspection.run else None
+        return self.deployment.retry if self.deployment else None
+
+    def given_as(self, field: str) -> str:
+        """The path, in the task as it was sent, of a field of its deployment (an executable
+        task's `executable` is the object itself)."""
+        if self._given_as == "executable" and field == "executable":
+            return "executable"
+        return f"{self._given_as}.{field}"
 
 
 class StageSpec(Strict):
@@ -252,9 +329,9 @@ class WorkflowSpec(Strict):
             raise _at("stages", f"at most {MAX_COPIES} task copies in all")
         for i, stage in enumerate(self.stages):
             for j, task in enumerate(stage.tasks):
-                pin = task.deployment.testbed if task.deployment else None
+                pin = task.pinned()
                 if pin and self.testbeds is not None and pin not in self.testbeds:
-                    at = f"stages[{i}].tasks[{j}].deployment.testbed"
+                    at = f"stages[{i}].tasks[{j}].{task.given_as('testbed')}"
                     raise _at(at, f"{pin!r} is not among the workflow's testbeds")
         return self
 
@@ -297,9 +374,9 @@ class WorkflowSpec(Strict):
 
     def retry_for(self, task: TaskSpec) -> Retry:
         """The task's policy: its own, else the workflow's (`on` defaulting), else lost."""
-        assert task.deployment is not None
-        if task.deployment.retry is not None:
-            return task.deployment.retry
+        own = task.own_retry()
+        if own is not None:
+            return own
         if self.retry is not None:
             on: list[RetryOn] = self.retry.on or ["lost", "failed", "interrupted"]
             return self.retry.model_copy(update={"on": on})

@@ -1,17 +1,15 @@
 """Applications in the API: the source upload, builds as deployments, executables' states.
 
 A configuration's build is a deployment of one run (placed, watched and collected like any
-run) whose specification carries `build_of`; when that run has ended, the executable takes
-its outcome on the next read (`settle`): the tar.gz the build printed goes into the artifact
-store by content hash, the node and hwinfo of the run are kept.
+run) whose specification carries `build_of`; when that run has ended, the builder gives the
+executable its outcome (shared/applications/settle.py): the tar.gz the build printed goes
+into the artifact store by content hash, the node and hwinfo of the run are kept, and an
+image is made when the configuration packages one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import tempfile
 import uuid
 from pathlib import Path
@@ -27,24 +25,21 @@ from services.api.deps import UnitOfWork
 from services.api.errors import Conflict, FieldError, Unprocessable
 from services.api.submit import deployment_rows, insert_rows
 from shared import hardware
-from shared.applications import archive
-from shared.applications.jobs import BUILD_OF, build_command
+from shared.applications import archive, settle
+from shared.applications.jobs import build_command
 from shared.applications.schemas import BuildConfiguration
+from shared.applications.settle import BUILD_OF
 from shared.config import Settings
 from shared.db.models import Application, Deployment, Executable, Node, Run, utcnow
 from shared.schemas import DeploymentSpec, Requests
 from shared.states import RUN_TERMINAL
-from shared.store import ArtifactStore, run_result_key
+from shared.store import ArtifactStore
 
 UPLOAD_CHUNK = 1024 * 1024
 
 
 def source_key(application_id: uuid.UUID, digest: str) -> str:
     return f"applications/{application_id}/source/{digest}"
-
-
-def artifact_key(digest: str) -> str:
-    return f"executables/{digest}.tar.gz"
 
 
 def refuse(entry: str, reason: str) -> Unprocessable:
@@ -103,68 +98,14 @@ async def build_run(session: AsyncSession, executable: Executable) -> Run | None
     ).scalar_one_or_none()
 
 
-def _outcome(run: Run, result: dict[str, Any] | None) -> tuple[str, str | None, dict[str, Any]]:
-    """(state, reason, build document) of an ended build run."""
-    stdout = (result or {}).get("stdout")
-    built = stdout.get("tessera_build") if isinstance(stdout, dict) else None
-    built = built if isinstance(built, dict) else {}
-    if run.state == "succeeded" and built.get("archive_b64"):
-        return "compiled", None, built
-    if run.state == "cancelled":
-        return "failed", "the build was cancelled", built
-    reason = run.state_reason or run.state
-    if result is not None and result.get("stdout_truncated"):
-        reason = "the artifacts are over the log cap (TESSERA_LOG_CAP_BYTES)"
-    return "failed", f"the build failed: {reason}", built
-
-
-async def settle(session: AsyncSession, store: ArtifactStore, executable: Executable) -> bool:
-    """Give a compiling executable its build's outcome once its run has ended; True if it
-    changed. Idempotent: the state moves from `compiling` by compare-and-set."""
-    if executable.state != "compiling":
-        return False
-    run = await build_run(session, executable)
-    if run is None or run.state not in RUN_TERMINAL:
-        return False
-    data = await anyio.to_thread.run_sync(store.get, run_result_key(run.id))
-    result = json.loads(data) if data else None
-    state, reason, built = _outcome(run, result)
-    values: dict[str, Any] = {
-        "state": state,
-        "state_reason": reason,
-        "testbed_id": run.testbed_id,
-        "node_name": run.node_name,
-        "hwinfo": run.hwinfo,
-        "finished_at": utcnow(),
-        "updated_at": utcnow(),
-    }
-    if state == "compiled":
-        try:
-            blob = base64.b64decode(built["archive_b64"], validate=True)
-        except (binascii.Error, ValueError, TypeError):
-            blob = b""
-        digest = hashlib.sha256(blob).hexdigest()
-        if not blob or digest != built.get("sha256"):
-            values.update(state="failed", state_reason="the build's artifact arrived damaged")
-        else:
-            key = artifact_key(digest)
-            await anyio.to_thread.run_sync(store.put, key, blob)
-            values.update(
-                artifact_key=key,
-                artifact_digest=digest,
-                artifact_size=len(blob),
-                artifacts=list(built.get("artifacts") or []),
-            )
-    moved = await session.execute(
-        update(Executable)
-        .where(Executable.id == executable.id, Executable.state == "compiling")
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(moved, "rowcount", 0) == 1:
-        await session.refresh(executable)
-        return True
-    return False
+async def nudge(work: UnitOfWork, executable: Executable) -> None:
+    """Ask the builder to settle an executable whose build run has ended (the monitor asks
+    too when it collects the run; this covers a build cancelled before it was placed)."""
+    if executable.state not in settle.UNSETTLED or executable.state_reason == settle.PACKAGING:
+        return
+    run = await build_run(work.session, executable)
+    if run is not None and run.state in RUN_TERMINAL:
+        work.send(("builder.executable", str(executable.id)))
 
 
 async def cached(
@@ -177,7 +118,7 @@ async def cached(
         .where(
             Executable.application_id == application_id,
             Executable.build_hash == build_hash,
-            Executable.state.in_(("compiled", "compiling")),
+            Executable.state.in_(("compiled", *settle.UNSETTLED)),
         )
         .order_by(Executable.created_at.desc())
         .limit(1)
@@ -229,7 +170,7 @@ async def start_build(
         spec=configuration.model_dump(mode="json"),
         build_hash=configuration.digest(application.source_digest),
         source_digest=application.source_digest,
-        state="compiling",
+        state="not_compiled",
         package=configuration.package,
     )
     deployment_id, run_id = uuid.uuid4(), uuid.uuid4()
@@ -277,13 +218,13 @@ async def deployable(
     executable = await session.get(Executable, spec.executable)
     if executable is None or executable.project_id != project_id:
         raise Unprocessable.on("executable", f"no executable {spec.executable}")
-    await settle(session, store, executable)
     if executable.state != "compiled":
         raise Conflict(f"executable {executable.id} is {executable.state}, not compiled")
     requests = spec.run_requests()
     wanted = await executable_hardware(session, executable, requests.hardware or None)  # type: ignore[arg-type]
     new_requests = requests.model_copy(update={"hardware": wanted or None})
-    return spec.model_copy(update={"requests": new_requests})
+    # An image executable runs in its image (checked against the nodes' runtimes at submit).
+    return spec.model_copy(update={"requests": new_requests, "image": executable.image})
 
 
 async def cancel_builds(session: AsyncSession, application_id: uuid.UUID) -> list[Any]:
@@ -291,7 +232,7 @@ async def cancel_builds(session: AsyncSession, application_id: uuid.UUID) -> lis
     rows = await session.execute(
         select(Deployment)
         .join(Executable, Executable.deployment_id == Deployment.id)
-        .where(Executable.application_id == application_id, Executable.state == "compiling")
+        .where(Executable.application_id == application_id, Executable.state.in_(settle.UNSETTLED))
     )
     tasks: list[Any] = []
     for deployment in rows.scalars():

@@ -10,9 +10,12 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.errors import NotFound, Unprocessable
+from services.api import applications, scripts
+from services.api.errors import Conflict, NotFound, Unprocessable
 from services.api.schemas import Out
 from shared.db.models import Run, RunAttempt, Testbed, Workflow, WorkflowTask
+from shared.store import ArtifactStore
+from shared.workflow_data import PARENT, copies_of, parent_id
 from shared.workflow_spec import WorkflowSpec
 
 
@@ -34,7 +37,8 @@ class StageOut(Out):
     copies: int
     counts: dict[str, int] = Field(
         description="Copies by state: a run's state, or waiting (not made yet: its stage's "
-        "dependencies have not succeeded) or cancelled."
+        "dependencies have not succeeded), building (an inspection task's environment is "
+        "being built), failed or cancelled."
     )
     testbeds: list[str] = Field(description="Testbeds its copies went to.")
 
@@ -126,23 +130,62 @@ async def check_testbeds(session: AsyncSession, spec: WorkflowSpec) -> None:
             raise Unprocessable.on(f"testbeds[{i}]", f"no testbed {name!r}")
 
 
+async def check_executables(
+    session: AsyncSession, store: ArtifactStore, project_id: uuid.UUID, spec: WorkflowSpec
+) -> None:
+    """Each task of an executable: it exists in the project and is compiled (else a 422
+    naming the task's field); its hardware narrowed to fit the build node, as a deployment
+    of it is (`applications.deployable`)."""
+    for i, stage in enumerate(spec.stages):
+        for j, task in enumerate(stage.tasks):
+            if task.deployment is None or task.deployment.executable is None:
+                continue
+            field = f"stages[{i}].tasks[{j}].{task.given_as('executable')}"
+            try:
+                narrowed = await applications.deployable(
+                    session, store, project_id, task.deployment
+                )
+            except (Unprocessable, Conflict) as refused:
+                reason = refused.fields[0].reason if refused.fields else refused.detail
+                raise Unprocessable.on(field, reason) from None
+            # Its hardware only: an image executable's image is read from its row when the
+            # copy is placed (shared/applications/jobs.py), not stored in the workflow.
+            task.deployment = task.deployment.model_copy(update={"requests": narrowed.requests})
+
+
+async def resolve_scripts(spec: WorkflowSpec) -> None:
+    """Inspection tasks' scripts given by URL, fetched once at submit (as POST /inspections
+    does); a 422 names the task's field."""
+    for i, stage in enumerate(spec.stages):
+        for j, task in enumerate(stage.tasks):
+            if task.inspection is None or not scripts.is_url(task.inspection.script):
+                continue
+            try:
+                task.inspection = await scripts.resolve(task.inspection)
+            except Unprocessable as refused:
+                reason = refused.fields[0].reason if refused.fields else refused.detail
+                raise Unprocessable.on(
+                    f"stages[{i}].tasks[{j}].inspection.script", reason
+                ) from None
+
+
 async def describe(session: AsyncSession, workflow: Workflow) -> WorkflowOut:
     spec = WorkflowSpec.model_validate(workflow.specification)
     tasks = await tasks_of(session, workflow.id)
-    by_deployment: dict[uuid.UUID | None, WorkflowTask] = {
-        t.deployment_id: t for t in tasks if t.deployment_id is not None
-    }
+    by_parent = _by_parent(tasks)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     used: dict[str, set[str]] = defaultdict(set)
-    if by_deployment:
+    made: set[uuid.UUID] = set()
+    if by_parent:
         rows = await session.execute(
-            select(Run.deployment_id, Run.state, Testbed.name, func.count())
+            select(PARENT, Run.state, Testbed.name, func.count())
             .outerjoin(Testbed, Testbed.id == Run.testbed_id)
-            .where(Run.deployment_id.in_(list(by_deployment)))
-            .group_by(Run.deployment_id, Run.state, Testbed.name)
+            .where(copies_of(list(by_parent)))
+            .group_by(PARENT, Run.state, Testbed.name)
         )
-        for deployment_id, state, testbed, count in rows:
-            stage = by_deployment[deployment_id].stage
+        for parent, state, testbed, count in rows:
+            made.add(parent)
+            stage = by_parent[parent].stage
             counts[stage][state] += count
             if testbed:
                 used[stage].add(testbed)
@@ -151,10 +194,8 @@ async def describe(session: AsyncSession, workflow: Workflow) -> WorkflowOut:
     for task in tasks:
         states[task.stage].append(task.state)
         copies[task.stage] += task.count
-        if task.deployment_id is None:
-            counts[task.stage]["cancelled" if task.state == "cancelled" else "waiting"] += (
-                task.count
-            )
+        if parent_id(task) not in made:
+            counts[task.stage][_unmade_state(task)] += task.count
     stages = [
         StageOut(
             name=stage.name,
@@ -175,6 +216,23 @@ async def describe(session: AsyncSession, workflow: Workflow) -> WorkflowOut:
         finished_at=workflow.finished_at,
         stages=stages,
     )
+
+
+def _by_parent(tasks: list[WorkflowTask]) -> dict[uuid.UUID, WorkflowTask]:
+    found: dict[uuid.UUID, WorkflowTask] = {}
+    for task in tasks:
+        key = parent_id(task)
+        if key is not None:
+            found[key] = task
+    return found
+
+
+def _unmade_state(task: WorkflowTask) -> str:
+    """The state shown for a copy whose run is not made: waiting (its stage's dependencies
+    have not succeeded), building (an inspection task's environment), or the task's end."""
+    if task.state in ("cancelled", "failed"):
+        return task.state
+    return "building" if task.inspection_id is not None else "waiting"
 
 
 def _stage_state(states: list[str]) -> str:
@@ -213,8 +271,18 @@ async def copies_page(
 async def _copies(
     session: AsyncSession, task: WorkflowTask, first: int, last: int
 ) -> list[TaskCopyOut]:
-    if task.deployment_id is None:
-        state = "cancelled" if task.state == "cancelled" else "waiting"
+    key = parent_id(task)
+    rows = []
+    if key is not None:
+        found = await session.execute(
+            select(Run, Testbed.name)
+            .outerjoin(Testbed, Testbed.id == Run.testbed_id)
+            .where(copies_of([key]), Run.index >= first, Run.index < last)
+            .order_by(Run.index)
+        )
+        rows = list(found.all())
+    if not rows:
+        state = _unmade_state(task)
         return [
             TaskCopyOut(
                 stage=task.stage,
@@ -229,12 +297,6 @@ async def _copies(
             )
             for index in range(first, last)
         ]
-    rows = await session.execute(
-        select(Run, Testbed.name)
-        .outerjoin(Testbed, Testbed.id == Run.testbed_id)
-        .where(Run.deployment_id == task.deployment_id, Run.index >= first, Run.index < last)
-        .order_by(Run.index)
-    )
     return [
         TaskCopyOut(
             stage=task.stage,
@@ -254,19 +316,17 @@ async def _copies(
 async def timeline(session: AsyncSession, workflow: Workflow) -> Timeline:
     spec = WorkflowSpec.model_validate(workflow.specification)
     tasks = await tasks_of(session, workflow.id)
-    by_deployment: dict[uuid.UUID | None, WorkflowTask] = {
-        t.deployment_id: t for t in tasks if t.deployment_id is not None
-    }
+    by_parent = _by_parent(tasks)
     entries: list[TimelineEntry] = []
-    if by_deployment:
+    if by_parent:
         rows = await session.execute(
-            select(RunAttempt, Run.deployment_id, Run.index, Run.id, Testbed.name)
+            select(RunAttempt, PARENT, Run.index, Run.id, Testbed.name)
             .join(Run, Run.id == RunAttempt.run_id)
             .outerjoin(Testbed, Testbed.id == RunAttempt.testbed_id)
-            .where(Run.deployment_id.in_(list(by_deployment)))
+            .where(copies_of(list(by_parent)))
         )
-        for attempt, deployment_id, index, run_id, testbed in rows:
-            task = by_deployment[deployment_id]
+        for attempt, parent, index, run_id, testbed in rows:
+            task = by_parent[parent]
             entries.append(
                 TimelineEntry(
                     stage=task.stage,

@@ -84,3 +84,21 @@ def file_lease(
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def held(spec_hash: str, timeout_s: float, on_wait: Callable[[], None]) -> Iterator[None]:
+    """The lease of `spec_hash` on the configured database: Postgres, else a file lock."""
+    from shared.config import get_settings
+    from shared.db.session import process_sessions
+
+    settings = get_settings()
+    if settings.db_url.startswith("postgresql"):
+        engine = process_sessions(settings.db_url).kw["bind"]
+        with postgres_lease(engine, spec_hash, timeout_s=timeout_s, on_wait=on_wait):
+            yield
+    else:
+        with file_lease(
+            settings.home / "build-leases", spec_hash, timeout_s=timeout_s, on_wait=on_wait
+        ):
+            yield

@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from services import worker
 from services.builder import image, lease, native
+from services.builder import package as _package  # noqa: F401  (builder.executable)
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Inspection, Run, utcnow
-from shared.db.session import process_sessions
 from shared.lifecycle import cas_build, refresh_parent
 from shared.schemas import InspectionSpec
 from shared.store import StreamingLog, build_log_key
@@ -92,20 +90,6 @@ def _finish(
         return [str(run_id) for run_id in queued] if ok else []
 
 
-@contextmanager
-def _lease(spec_hash: str, timeout_s: float, on_wait: Callable[[], None]) -> Iterator[None]:
-    """Identical image builds at once are built once: the others wait, then find the tag."""
-    settings = get_settings()
-    if settings.db_url.startswith("postgresql"):
-        engine = process_sessions(settings.db_url).kw["bind"]
-        with lease.postgres_lease(engine, spec_hash, timeout_s=timeout_s, on_wait=on_wait):
-            yield
-    else:
-        folder = settings.home / "build-leases"
-        with lease.file_lease(folder, spec_hash, timeout_s=timeout_s, on_wait=on_wait):
-            yield
-
-
 @app.task(name="builder.build")
 def build(build_id: str) -> None:
     """Idempotent: a build already taken or finished is left alone."""
@@ -131,7 +115,9 @@ def build(build_id: str) -> None:
             artifact = str(result.venv) if result.venv else None
             cached = result.cached
         else:
-            built = image.build_image(spec, row.spec_hash, settings, lease=_lease, log=sink.write)
+            built = image.build_image(
+                spec, row.spec_hash, settings, lease=lease.held, log=sink.write
+            )
             artifact, cached = built.reference, built.cached
         sink.write("build succeeded\n")
     except (native.BuildFailed, lease.LeaseTimeout) as error:

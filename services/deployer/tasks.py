@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services import worker
 from shared import attempts, hardware, placement, testbeds, workflow_data
 from shared.applications import jobs as app_jobs
+from shared.applications import settle
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Deployment, Inspection, Node, Run, Testbed, utcnow
@@ -42,6 +43,7 @@ class Placement:
     testbeds: tuple[str, ...] = ()  # a workflow's allowed testbeds (any when empty)
     workflow: bool = False  # a workflow's copy: placed where it can start soonest
     avoid_kinds: tuple[str, ...] = ()  # testbed kinds a workflow's copy cannot run on
+    build: uuid.UUID | None = None  # the executable this run builds
 
 
 def _candidates(session: Session) -> list[placement.Candidate]:
@@ -62,6 +64,9 @@ def _base_env(run: Run, batch_size: int) -> dict[str, str]:
 
 def _timeout(value: int | None) -> float:
     return float(value or get_settings().run_timeout_s)
+
+
+FIELD = "run.requests.hardware"
 
 
 def _inspection_placement(session: Session, run: Run, inspection: Inspection) -> Placement:
@@ -85,36 +90,43 @@ def _inspection_placement(session: Session, run: Run, inspection: Inspection) ->
         python_requirements=tuple(python_requirements(spec)[0]),
         slurm=requests.slurm_options(),
     )
-    return Placement(job, requests, spec.testbed, image, "run.requests.hardware")
+    return _workflow_copy(session, run, Placement(job, requests, spec.testbed, image, FIELD))
 
 
 def _deployment_placement(session: Session, run: Run, deployment: Deployment) -> Placement:
     spec = DeploymentSpec.model_validate(app_jobs.without_build(deployment.specification))
     requests = spec.run_requests()
     # An application's build or executable: its files (the source, the artifact) go along.
-    argv, files = app_jobs.job_parts(
-        session, worker.store(), deployment.specification, spec.command
-    )
+    parts = app_jobs.job_parts(session, worker.store(), deployment.specification, spec.command)
+    image = parts.image or spec.image
     job = Job(
-        argv=argv,
-        files=files,
+        argv=parts.argv,
+        files=parts.files,
         env=_base_env(run, deployment.batch_size) | spec.environment,
         timeout_s=_timeout(spec.timeout),
         log_cap=get_settings().log_cap_bytes,
         hardware=requests.spec(),
         cpu=float(requests.cpu) if requests.cpu is not None else None,
         memory=requests.memory_bytes(),
-        image=spec.image,
+        image=image,
         slurm=requests.slurm_options(),
         deadline=spec.deadline,
     )
-    extra = workflow_data.job_additions(session, worker.store(), run, deployment)
+    build = settle.build_of(session, run)
+    plan = Placement(job, requests, spec.testbed, image, "requests.hardware", build=build)
+    return _workflow_copy(session, run, plan)
+
+
+def _workflow_copy(session: Session, run: Run, plan: Placement) -> Placement:
+    """A workflow's copy (of a deployment or an inspection task) gets its inputs, outputs
+    and variables, its workflow's testbeds, and goes where it can start soonest."""
+    extra = workflow_data.job_additions(session, worker.store(), run)
     if extra is None:
-        return Placement(job, requests, spec.testbed, spec.image, "requests.hardware")
+        return plan
+    job = plan.job
     job = dataclasses.replace(job, files=[*job.files, *extra.files], env={**job.env, **extra.env})
-    where = (spec.testbed, spec.image, "requests.hardware")
-    return Placement(
-        job, requests, *where, testbeds=extra.testbeds, workflow=True, avoid_kinds=extra.avoid_kinds
+    return dataclasses.replace(
+        plan, job=job, testbeds=extra.testbeds, workflow=True, avoid_kinds=extra.avoid_kinds
     )
 
 
@@ -137,9 +149,14 @@ def given_job(job: Job, given: HardwareSpec) -> Job:
 
 
 def _fail(run_id: uuid.UUID, reason: str) -> None:
+    build = None
     with worker.transaction() as session:
         if cas_run(session, run_id, ["queued"], "failed", state_reason=reason):
-            refresh_parent(session, session.get(Run, run_id))
+            run = session.get(Run, run_id)
+            refresh_parent(session, run)
+            build = settle.build_of(session, run) if run is not None else None
+    if build is not None:  # a build that could not be placed: its executable fails
+        send("builder.executable", str(build))
 
 
 @dataclass(frozen=True)
@@ -293,7 +310,9 @@ def _turn(session: Session, run: Run) -> str | None:
     return f"{TURN}: parallelism {limit}, and {ahead} earlier runs have not ended"
 
 
-def _record(run_id: uuid.UUID, number: int, chosen: Chosen, backend_ref: str) -> str:
+def _record(
+    run_id: uuid.UUID, number: int, chosen: Chosen, backend_ref: str, build: uuid.UUID | None
+) -> str:
     """Move the run to `placed` with what was started, as attempt `number`: "placed";
     "adopted" when another delivery of this task recorded the same job first (nothing to
     undo); "unwanted" when the run was cancelled meanwhile (what was started must be
@@ -316,6 +335,8 @@ def _record(run_id: uuid.UUID, number: int, chosen: Chosen, backend_ref: str) ->
             assert run is not None
             attempts.begin(session, run, chosen.candidate.testbed_id, node, backend_ref, chosen.why)
             refresh_parent(session, run)
+            if build is not None:
+                settle.started(session, build)
             return "placed"
         now = session.get(Run, run_id)
         if now is not None and now.backend_ref == backend_ref and not now.cancel_requested:
@@ -390,7 +411,7 @@ def place(run_id: str) -> None:
     found = notes(attempt_key) if notes is not None else None
     if found:
         chosen = dataclasses.replace(chosen, why={**chosen.why, **found})
-    outcome = _record(key, number, chosen, backend_ref)
+    outcome = _record(key, number, chosen, backend_ref, plan.build)
     if outcome == "unwanted":  # cancelled while being placed: stop what was started
         with worker.reaching(chosen.testbed):
             connector.cancel(chosen.testbed, Tracked(attempt_key, backend_ref, node))

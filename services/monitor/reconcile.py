@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services import worker
+from shared.applications import settle
 from shared.celery_app import send
 from shared.config import get_settings
 from shared.db.models import Build, DedupeKey, Deployment, Inspection, Run, utcnow
@@ -30,13 +31,18 @@ def reconcile() -> dict[str, int]:
     now = utcnow()
     idle = now - timedelta(seconds=settings.reconcile_after_s)
     stale_build = now - timedelta(seconds=settings.build_timeout_s)
-    counts = {"builds": 0, "runs": 0, "cancels": 0, "parents": 0}
+    counts = {"builds": 0, "runs": 0, "cancels": 0, "parents": 0, "executables": 0}
     with worker.transaction() as session:
         stuck = _stuck(session, idle, stale_build)
         counts["parents"] = _refresh_parents(session, idle)
         keys = [f"{task}:{entity}" for task, entity in stuck]
         claimed = claim(session, keys, now + timedelta(seconds=settings.reconcile_after_s))
-    kinds = {"builder.build": "builds", "deployer.place": "runs", "deployer.cancel": "cancels"}
+    kinds = {
+        "builder.build": "builds",
+        "deployer.place": "runs",
+        "deployer.cancel": "cancels",
+        "builder.executable": "executables",
+    }
     failed = []
     for (task, entity), key in zip(stuck, keys, strict=True):
         if key not in claimed:
@@ -73,8 +79,10 @@ def _stuck(session: Session, idle: datetime, stale_build: datetime) -> list[tupl
             Run.updated_at < idle,
         )
     ).scalars()
+    executables = settle.unsettled_with_ended_runs(session, idle)
     return [
         *(("builder.build", str(i)) for i in builds),
+        *(("builder.executable", str(i)) for i in executables),
         *(("deployer.place", str(i)) for i in queued),
         *(("deployer.cancel", str(i)) for i in cancels),
     ]

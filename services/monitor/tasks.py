@@ -17,6 +17,7 @@ from services.monitor import reconcile as reconciler
 from services.monitor.lease import lease
 from services.monitor.results import final_state, result_document
 from shared import attempts, testbeds
+from shared.applications import settle
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Run, Testbed, utcnow
@@ -50,6 +51,7 @@ def _finish(
     retry_in: float | None = None
     turn: list[uuid.UUID] = []
     workflow: uuid.UUID | None = None
+    build: uuid.UUID | None = None
     with worker.transaction() as session:
         current = session.get(Run, run.id)
         if current is None or current.state not in ("placed", "running"):
@@ -92,6 +94,9 @@ def _finish(
             refresh_parent(session, current)
             turn = next_in_turn(session, current)
             workflow = workflows.run_ended(session, store, current, state, collected.status)
+            build = settle.build_of(session, current)
+    if build is not None:  # an application's build: its executable takes the outcome
+        send("builder.executable", str(build))
     if workflow is not None:  # its workflow's next stage may be ready now
         send("monitor.workflow_advance", str(workflow))
     for waiting in turn:  # its inspection's parallelism lets the next ones go now

@@ -2,11 +2,12 @@
 to max_parallel, task and stage and workflow states, dependents of a failed stage cancelled.
 
 A task copy is an ordinary run of a deployment the engine makes when the task's stage is
-ready (late binding: the deployer places each copy on whichever allowed testbed can start it
-soonest at that moment; attempts, retries and failover are the runs' own). Its runs are made
-`pending`: the engine moves them to `queued` (and sends deployer.place) while fewer than
-max_parallel of the workflow's copies are queued, placed or running, so freed room is taken
-by the next waiting copy (backfilling). Driven by run endings (the monitor sends
+ready, or of an inspection once its environment is built (workflow_inspections.py). Late
+binding: the deployer places each copy on whichever allowed testbed can start it soonest at
+that moment; attempts, retries and failover are the runs' own. Its runs are made `pending`:
+the engine moves them to `queued` (and sends deployer.place) while fewer than max_parallel
+of the workflow's copies are queued, placed or running, so freed room is taken by the next
+waiting copy (backfilling). Driven by run endings (the monitor sends
 monitor.workflow_advance) and a beat tick (every TICK_S) that catches any ending it missed.
 One advance at a time per workflow: it holds the workflow's row lock.
 """
@@ -22,12 +23,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services import worker
+from services.monitor import workflow_inspections
 from shared import workflow_data
 from shared.celery_app import celery_app, send
 from shared.db.models import Deployment, Run, Workflow, WorkflowTask, utcnow
 from shared.lifecycle import refresh_parent
 from shared.states import RUN_TERMINAL
 from shared.store import ArtifactStore
+from shared.workflow_data import PARENT, copies_of, parent_id
 from shared.workflow_spec import TaskSpec, WorkflowSpec
 
 log = logging.getLogger(__name__)
@@ -44,12 +47,10 @@ def run_ended(
 ) -> uuid.UUID | None:
     """A run reached its final `state` (in the monitor's unit of work): a succeeded copy's
     outputs are stored and recorded; its workflow's id, to advance, or None."""
-    if run.deployment_id is None:
-        return None
     if state == "succeeded":
         task = workflow_data.record_outputs(session, store, run, status)
     else:
-        task = workflow_data.task_of(session, run.deployment_id)
+        task = workflow_data.task_of(session, run)
     return task.workflow_id if task is not None else None
 
 
@@ -78,6 +79,7 @@ def advance(workflow_id: uuid.UUID) -> str | None:
     go; its state afterwards (None when there is no such workflow)."""
     places: list[str] = []
     cancels: list[str] = []
+    builds: list[str] = []
     with worker.transaction() as session:
         workflow = session.execute(
             select(Workflow).where(Workflow.id == workflow_id).with_for_update()
@@ -90,15 +92,18 @@ def advance(workflow_id: uuid.UUID) -> str | None:
         tasks = list(
             session.scalars(select(WorkflowTask).where(WorkflowTask.workflow_id == workflow_id))
         )
+        workflow_inspections.built(session, tasks)
         _task_states(session, tasks)
         if workflow.cancel_requested:
             cancels = _cancel(session, tasks)
         else:
             _cancel_dependents(spec, tasks)
-            _release(session, workflow, spec, tasks)
+            builds = _release(session, workflow, spec, tasks)
             places = _let_go(session, workflow, spec, tasks)
         _workflow_state(workflow, tasks)
         state = workflow.state
+    for build_id in builds:
+        send("builder.build", build_id)
     for run_id in places:
         send("deployer.place", run_id)
     for run_id in cancels:
@@ -108,22 +113,27 @@ def advance(workflow_id: uuid.UUID) -> str | None:
 
 def _task_states(session: Session, tasks: list[WorkflowTask]) -> None:
     """A running task ends when all its runs have: succeeded when they all did, else failed
-    (naming its first copy that did not)."""
-    running = {t.deployment_id: t for t in tasks if t.state == "running" and t.deployment_id}
+    (naming its first copy that did not). An inspection task whose runs are not made yet
+    (its build has not succeeded) waits."""
+    running: dict[uuid.UUID, WorkflowTask] = {}
+    for task in tasks:
+        key = parent_id(task)
+        if task.state == "running" and key is not None:
+            running[key] = task
     if not running:
         return
     counts: dict[uuid.UUID | None, dict[str, int]] = defaultdict(dict)
     rows = session.execute(
-        select(Run.deployment_id, Run.state, func.count())
-        .where(Run.deployment_id.in_(list(running)))
-        .group_by(Run.deployment_id, Run.state)
+        select(PARENT, Run.state, func.count())
+        .where(copies_of(list(running)))
+        .group_by(PARENT, Run.state)
     )
-    for deployment_id, state, count in rows:
-        counts[deployment_id][state] = count
+    for found, state, count in rows:
+        counts[found][state] = count
     now = utcnow()
-    for deployment_id, task in running.items():
-        states = counts.get(deployment_id, {})
-        if any(state not in RUN_TERMINAL for state in states):
+    for key, task in running.items():
+        states = counts.get(key, {})
+        if not states or any(state not in RUN_TERMINAL for state in states):
             continue
         task.finished_at = now
         if states.get("succeeded", 0) == task.count:
@@ -131,7 +141,7 @@ def _task_states(session: Session, tasks: list[WorkflowTask]) -> None:
             continue
         first = session.execute(
             select(Run.index, Run.state, Run.state_reason)
-            .where(Run.deployment_id == deployment_id, Run.state != "succeeded")
+            .where(copies_of([key]), Run.state != "succeeded")
             .order_by(Run.index)
             .limit(1)
         ).first()
@@ -181,9 +191,11 @@ def _cancel_dependents(spec: WorkflowSpec, tasks: list[WorkflowTask]) -> None:
 
 def _release(
     session: Session, workflow: Workflow, spec: WorkflowSpec, tasks: list[WorkflowTask]
-) -> None:
+) -> list[str]:
     """Make the deployment and (pending) runs of every waiting task whose stage's
-    dependencies have all succeeded."""
+    dependencies have all succeeded (an inspection task: its inspection and build); the ids
+    of the builds to start."""
+    builds: list[str] = []
     stages = _stage_states(tasks)
     ended_at: dict[str, Any] = {}
     for task in tasks:
@@ -196,9 +208,14 @@ def _release(
         ready = max((ended_at[n] for n in stage.depends_on if n in ended_at), default=None)
         for task in tasks:
             if task.stage == stage.name and task.state == "waiting":
-                task.deployment_id = _deployment(session, workflow, spec, task, now)
+                if spec.task(task.stage, task.name).inspection is not None:
+                    made = workflow_inspections.make(session, workflow, spec, task, now)
+                    builds.append(str(made))
+                else:
+                    task.deployment_id = _deployment(session, workflow, spec, task, now)
                 task.state, task.ready_at, task.released_at = "running", ready, now
     session.flush()
+    return builds
 
 
 def _deployment(
@@ -254,28 +271,28 @@ def _let_go(
 ) -> list[str]:
     """Move pending copies to queued while the workflow has room (max_parallel); their ids,
     to place. Earlier stages and tasks first, each task's copies by index."""
-    order = {t.deployment_id: (t.position, t.stage, t.name) for t in tasks if t.deployment_id}
+    order = {parent_id(t): (t.position, t.stage, t.name) for t in tasks if parent_id(t)}
     if not order:
         return []
-    deployments = list(order)
+    parents = [key for key in order if key is not None]
     room: int | None = None
     if spec.max_parallel is not None:
         active = session.scalar(
             select(func.count())
             .select_from(Run)
-            .where(Run.deployment_id.in_(deployments), Run.state.in_(ACTIVE_RUN))
+            .where(copies_of(parents), Run.state.in_(ACTIVE_RUN))
         )
         room = spec.max_parallel - int(active or 0)
         if room <= 0:
             return []
     rows = list(
         session.execute(
-            select(Run.id, Run.deployment_id, Run.index).where(
-                Run.deployment_id.in_(deployments), Run.state == "pending"
+            select(Run.id, PARENT.label("parent"), Run.index).where(
+                copies_of(parents), Run.state == "pending"
             )
         ).all()
     )
-    rows.sort(key=lambda row: (order[row.deployment_id], row.index))
+    rows.sort(key=lambda row: (order[row.parent], row.index))
     chosen = [row.id for row in (rows if room is None else rows[:room])]
     if not chosen:
         return []
@@ -294,15 +311,17 @@ def _cancel(session: Session, tasks: list[WorkflowTask]) -> list[str]:
     through the deployer (their ids)."""
     now = utcnow()
     placed: list[str] = []
+    workflow_inspections.cancel(session, tasks)  # those still being built
     for task in tasks:
         if task.state == "waiting":
             task.state, task.state_reason, task.finished_at = "cancelled", "cancelled", now
             continue
-        if task.state != "running" or task.deployment_id is None:
+        key = parent_id(task)
+        if task.state != "running" or key is None:
             continue
         session.execute(
             update(Run)
-            .where(Run.deployment_id == task.deployment_id, Run.state.in_(("pending", "queued")))
+            .where(copies_of([key]), Run.state.in_(("pending", "queued")))
             .values(
                 state="cancelled",
                 cancel_requested=True,
@@ -314,7 +333,7 @@ def _cancel(session: Session, tasks: list[WorkflowTask]) -> list[str]:
         moving = session.execute(
             update(Run)
             .where(
-                Run.deployment_id == task.deployment_id,
+                copies_of([key]),
                 Run.state.in_(("placed", "running")),
                 Run.cancel_requested.is_(False),
             )
@@ -322,7 +341,7 @@ def _cancel(session: Session, tasks: list[WorkflowTask]) -> list[str]:
             .returning(Run.id)
         )
         placed += [str(run_id) for (run_id,) in moving.all()]
-        refresh_parent(session, deployment_id=task.deployment_id)
+        refresh_parent(session, deployment_id=task.deployment_id, inspection_id=task.inspection_id)
     _task_states(session, tasks)
     return placed
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from shared.applications import node_build
+from shared.applications.settle import BUILD_OF
 from shared.db.models import Application, Deployment, Executable
 from shared.store import ArtifactStore
 
-BUILD_OF = "build_of"
 HELPER = "node_build.py"
 SOURCE_FILE = "tessera-source.archive"
 SPEC_FILE = "tessera-build.json"
@@ -37,8 +38,25 @@ def build_command() -> list[str]:
 
 
 def without_build(specification: dict[str, Any]) -> dict[str, Any]:
-    """The deployment's specification without Tessera's own build marker."""
-    return {k: v for k, v in specification.items() if k != BUILD_OF}
+    """The deployment's specification as its user wrote it: without Tessera's own build
+    marker, and without the image an image executable's deployment was given (it is the
+    executable's, read from its row)."""
+    drop = {BUILD_OF, "image"} if specification.get("executable") else {BUILD_OF}
+    return {k: v for k, v in specification.items() if k not in drop}
+
+
+# An image executable's files are in the image; they are copied into the run's folder and
+# the command runs there, as a tar.gz executable's would. A fixed script: the command's
+# words are its arguments, never part of it.
+IMAGE_APP = "/opt/tessera/app"
+IN_IMAGE = ["/bin/sh", "-c", f'cp -R {IMAGE_APP}/. . && exec "$@"', "tessera-exec"]
+
+
+@dataclass(frozen=True)
+class Parts:
+    argv: list[str]
+    files: Files
+    image: str | None = None  # the run's image when it is the executable's
 
 
 def build_spec(configuration: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any], Files]:
@@ -50,6 +68,7 @@ def build_spec(configuration: dict[str, Any], timeout_s: float) -> tuple[dict[st
         "argv": script if isinstance(script, list) else [],
         "script": None,
         "artifacts": configuration["artifacts"],
+        "packages": list(configuration.get("packages") or []),
         "timeout": timeout_s,
     }
     if isinstance(script, str):
@@ -64,9 +83,9 @@ class MissingArtifact(Exception):
 
 def job_parts(
     session: Session, store: ArtifactStore, specification: dict[str, Any], command: list[str]
-) -> tuple[list[str], Files]:
-    """The argv and files of a deployment's run: the command as it is, or a build's, or an
-    executable unpacked first."""
+) -> Parts:
+    """The argv, files and image of a deployment's run: the command as it is, or a build's,
+    or an executable unpacked first (or run in its image)."""
     if specification.get(BUILD_OF):
         executable = session.get(Executable, uuid.UUID(str(specification[BUILD_OF])))
         if executable is None:
@@ -86,9 +105,13 @@ def job_parts(
             (SPEC_FILE, json.dumps(spec).encode(), False),
             (HELPER, helper(), False),
         ]
-        return build_command(), files
+        return Parts(build_command(), files)
     if specification.get("executable"):
         executable = session.get(Executable, uuid.UUID(str(specification["executable"])))
+        if executable is not None and executable.package == "image":
+            if not executable.image:
+                raise MissingArtifact("the executable's image was not made")
+            return Parts([*IN_IMAGE, *command], [], executable.image)
         data = (
             store.get(executable.artifact_key)
             if executable is not None and executable.artifact_key
@@ -97,8 +120,8 @@ def job_parts(
         if data is None:
             raise MissingArtifact("the executable's artifact is gone")
         argv = ["python3", HELPER, "exec", ARTIFACT_FILE, "--", *command]
-        return argv, [(ARTIFACT_FILE, data, False), (HELPER, helper(), False)]
-    return command, []
+        return Parts(argv, [(ARTIFACT_FILE, data, False), (HELPER, helper(), False)])
+    return Parts(command, [])
 
 
 def missing(session: Session, store: ArtifactStore, run: Any) -> str | None:
@@ -121,6 +144,8 @@ def missing(session: Session, store: ArtifactStore, run: Any) -> str | None:
             return "the application's source is gone"
     elif specification.get("executable"):
         executable = session.get(Executable, uuid.UUID(str(specification["executable"])))
+        if executable is not None and executable.package == "image":
+            return None if executable.image else "the executable's image was not made"
         key = executable.artifact_key if executable is not None else None
         if key is None or store.size(key) is None:
             return "the executable's artifact is gone"

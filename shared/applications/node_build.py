@@ -5,6 +5,7 @@ and the runner starts it (after the hardware probe) as the run's command:
 
   python3 node_build.py build build.json
       unpack build.json's "source" (zip or tar, already checked by the API) into src/,
+      check the native "packages" are installed (dpkg or rpm; exit 4 naming the missing),
       run "argv" there (no shell) with a time limit, its output on stderr (the build log),
       collect the "artifacts" globs from src/ only, and print one JSON line on stdout:
       {"tessera_build": {"exit_code", "artifacts", "sha256", "size", "archive_b64"}}.
@@ -149,6 +150,36 @@ def _run(argv: "list[str]", cwd: "str", timeout: "float", env: "Any") -> "int":
     return child.returncode
 
 
+def _installed(name: "str", dpkg: "bool") -> "bool":
+    ask = ["dpkg-query", "-W", "-f=${Status}", "--", name] if dpkg else ["rpm", "-q", name]
+    try:
+        done = subprocess.run(ask, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    said = done.stdout.decode("utf-8", "replace")
+    return done.returncode == 0 and (not dpkg or said.endswith("install ok installed"))
+
+
+def missing_packages(names: "list[str]") -> "list[str]":
+    """The native packages of `names` this node (or image) lacks, asked of dpkg or rpm; none
+    when neither is here (the build then says so and goes on)."""
+    if not names:
+        return []
+    if not _which("dpkg-query") and not _which("rpm"):
+        sys.stderr.write("tessera: no dpkg or rpm here; the packages are not checked\n")
+        return []
+    dpkg = _which("dpkg-query")
+    return [name for name in names if not _installed(name, dpkg)]
+
+
+def _which(tool: "str") -> "bool":
+    return any(
+        os.access(os.path.join(folder, tool), os.X_OK)
+        for folder in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if folder
+    )
+
+
 def build(spec_path: "str") -> "int":
     with open(spec_path) as handle:
         spec = json.load(handle)
@@ -159,6 +190,16 @@ def build(spec_path: "str") -> "int":
     except (ValueError, OSError, tarfile.TarError, zipfile.BadZipFile) as error:
         sys.stderr.write(f"tessera: the source could not be unpacked: {error}\n")
         return 2
+    lacking = missing_packages(list(spec.get("packages") or []))
+    if lacking:
+        sys.stderr.write(
+            "tessera: this node lacks the packages the configuration needs: "
+            + ", ".join(lacking)
+            + " (install them, or build on a base image that has them)\n"
+        )
+        sys.stdout.write(json.dumps({"tessera_build": {"exit_code": 4, "missing": lacking}}))
+        sys.stdout.write("\n")
+        return 4
     argv = list(spec["argv"])
     if spec.get("script"):
         argv = ["/bin/sh", os.path.join(here, spec["script"])]

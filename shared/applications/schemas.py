@@ -49,7 +49,11 @@ class BuildConfiguration(Strict):
     artifacts: list[str] = Field(
         min_length=1, max_length=MAX_GLOBS, description="Globs under the source folder."
     )
-    package: Literal["tar.gz"] = Field("tar.gz", description="How the artifacts are packaged.")
+    package: Literal["tar.gz", "image"] = Field(
+        "tar.gz",
+        description="How the artifacts are packaged: one tar.gz, or an OCI image (the base, or "
+        "TESSERA_APP_IMAGE_BASE for 'host', with the artifacts in /opt/tessera/app).",
+    )
     environment: dict[str, str] = Field(default_factory=dict)
     timeout: int | None = Field(None, ge=1, le=7 * 24 * 3600, description="Seconds.")
     testbed: str | None = None

@@ -355,7 +355,8 @@ class Workflow(Base):
 
 
 class WorkflowTask(Base):
-    """One task of a stage: `count` copies, the runs of one deployment once it is released."""
+    """One task of a stage: `count` copies, the runs of one deployment (or, for an inspection
+    task, of one inspection) once it is released."""
 
     __tablename__ = "workflow_tasks"
     __table_args__ = (UniqueConstraint("workflow_id", "stage", "name", name="stage_name"),)
@@ -373,6 +374,9 @@ class WorkflowTask(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     deployment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("deployments.id", ondelete="SET NULL"), unique=True
+    )
+    inspection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("inspections.id", ondelete="SET NULL"), unique=True
     )
     # When its dependencies had all ended (the dispatch latency's start) and it was released.
     ready_at: Mapped[datetime | None]

@@ -134,6 +134,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # Image builds (test_builds.py): scripts/registry.sh serves it; a fresh repository
             # per session, so the first build of a session really builds.
             "TESSERA_REGISTRY": "127.0.0.1:5000",
+            "TESSERA_APP_IMAGE_BASE": "127.0.0.1:5000/debian:bookworm",
             "TESSERA_REGISTRY_REPOSITORY": f"tessera-it-{uuid.uuid4().hex[:8]}/env",
             # Amun's example inspection (test_amun.py) names the AICoE index, and its script
             # is served from loopback by the test.

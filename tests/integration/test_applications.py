@@ -78,7 +78,8 @@ def test_compile_package_deploy(stack: Stack, client: httpx.Client) -> None:
     assert uploaded.json()["file_count"] == 2
     started = build(client, app, AVX2, GENERIC)
     assert started.status_code == 202, started.text
-    assert {i["state"] for i in started.json()["items"]} == {"compiling"}
+    # Written before its run is placed: not compiled yet; compiling once it is.
+    assert {i["state"] for i in started.json()["items"]} == {"not_compiled"}
     items = {i["configuration"]: i for i in wait_compiled(stack, client, app, 2)}
     for name in ("avx2", "generic"):
         assert items[name]["state"] == "compiled", items[name]
@@ -120,6 +121,35 @@ def test_compile_package_deploy(stack: Stack, client: httpx.Client) -> None:
     assert replaced.json()["stale_executables"] == 2
     states = {i["state"] for i in client.get(f"/applications/{app}/executables").json()["items"]}
     assert states == {"stale"}
+
+
+def test_an_image_executable(stack: Stack, client: httpx.Client) -> None:
+    """package: image, compiled on the host's toolchain: the binary in an image on
+    TESSERA_APP_IMAGE_BASE, pushed to the registry, deployed as a run in that image."""
+    app = create_app(client, "hello-image")
+    assert upload(client, app, source_zip()).status_code == 200
+    config = {**GENERIC, "name": "in-image", "package": "image"}
+    assert build(client, app, config).status_code == 202
+    (item,) = wait_compiled(stack, client, app, 1)
+    assert item["state"] == "compiled", item
+    assert item["image"].startswith("127.0.0.1:5000/") and ":exe-" in item["image"]
+    assert item["artifact"]["files"] == ["bin/hello"]  # the tar.gz it was made from
+    log = client.get(f"/executables/{item['executable_id']}/log").text
+    assert "FROM 127.0.0.1:5000/debian:bookworm" in log and "pushed" in log
+    deployed = client.post(
+        "/deployments",
+        json={"executable": item["executable_id"], "command": ["./bin/hello", "an image"]},
+    )
+    assert deployed.status_code == 202, deployed.text
+    deployment = deployed.json()["deployment_id"]
+    final = stack.wait(client, f"/deployments/{deployment}/status", timeout=180)
+    assert final["state"] == "succeeded", final
+    result = client.get(f"/deployments/{deployment}/runs/0/result").json()
+    assert result["stdout"] == "hello from an image: 500500\n"
+    spec = client.get(f"/deployments/{deployment}/specification").json()
+    assert spec["image"] == item["image"] and spec["executable"] == item["executable_id"]
+    again = build(client, app, config).json()["items"][0]  # cached, the image with it
+    assert again["cached"] is True and again["image"] == item["image"]
 
 
 def test_no_node_has_the_flag(client: httpx.Client) -> None:

@@ -11,6 +11,7 @@ removed at the end so the other modules' runs stay on the local testbed.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -270,3 +271,51 @@ def test_bad_kubeconfig_and_config_are_refused(admin: httpx.Client) -> None:
         },
     )
     assert label.status_code == 422 and label.json()["detail"].startswith("config.gpu_label")
+
+
+def test_a_workflow_passes_data_between_pods(
+    stack: Stack, client: httpx.Client, kube: KubeApi, testbed: Any
+) -> None:
+    """Both stages on the cluster only: map's outputs come back through tessera-exec's log,
+    reduce's inputs reach its pod's work folder through its ConfigMap before it starts."""
+    write = "echo $((TESSERA_TASK_INDEX * 10)) > part-$TESSERA_TASK_INDEX.txt; echo done"
+    body = {
+        "name": "kube-map",
+        "testbeds": [NAME],
+        "stages": [
+            {
+                "name": "map",
+                "tasks": [
+                    {
+                        "name": "part",
+                        "count": 3,
+                        "command": ["sh", "-c", write],
+                        "outputs": ["part-*.txt"],
+                    }
+                ],
+            },
+            {
+                "name": "reduce",
+                "depends_on": ["map"],
+                "tasks": [
+                    {
+                        "name": "sum",
+                        "command": ["sh", "-c", "cat parts/part-*.txt"],
+                        "inputs": [{"from": "map/part", "path": "parts"}],
+                    }
+                ],
+            },
+        ],
+    }
+    created = client.post("/workflows", json=body)
+    assert created.status_code == 202, created.text
+    workflow_id = created.json()["workflow_id"]
+    final = stack.wait(client, f"/workflows/{workflow_id}", timeout=120)
+    items = client.get(f"/workflows/{workflow_id}/tasks").json()["items"]
+    results = [client.get(f"/runs/{item['run_id']}/result").json() for item in items]
+    ends = [{key: r.get(key) for key in ("stdout", "stderr", "exit_code")} for r in results]
+    assert final["state"] == "succeeded", json.dumps([final, ends])
+    assert [s["testbeds"] for s in final["stages"]] == [[NAME], [NAME]]
+    assert results[0]["stdout"] == "done\n"  # the outputs' records are not the copy's stdout
+    result = client.get(f"/runs/{items[-1]['run_id']}/result").json()
+    assert result["stdout"] == "0\n10\n20\n", result

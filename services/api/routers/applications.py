@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +34,7 @@ from services.api.errors import (
 from services.api.routers.common import TOO_LARGE
 from services.api.routers.common import store as store_of
 from services.api.schemas import Out
-from shared.applications import archive
+from shared.applications import archive, settle
 from shared.applications.schemas import (
     APPLICATION_EXAMPLES,
     BUILD_EXAMPLES,
@@ -91,6 +92,7 @@ class ExecutableOut(Out):
     node: str | None
     hwinfo: dict[str, Any] | None
     artifact: dict[str, Any] | None
+    image: str | None = Field(None, description="The image reference (`package: image`).")
     created_at: datetime
     finished_at: datetime | None
 
@@ -143,6 +145,7 @@ async def _exe_out(request: Request, session: AsyncSession, row: Executable) -> 
         node=row.node_name,
         hwinfo=row.hwinfo,
         artifact=artifact,
+        image=row.image,
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
@@ -360,7 +363,7 @@ async def executables(
         for executable in found.scalars():
             latest.setdefault(executable.configuration, executable)
         for executable in latest.values():
-            await apps.settle(work.session, store_of(request), executable)
+            await apps.nudge(work, executable)
         items = [await _exe_out(request, work.session, e) for e in latest.values()]
     return ExecutableList(items=items)
 
@@ -376,7 +379,7 @@ async def executable(
 ) -> ExecutableOut:
     async with UnitOfWork(request) as work:
         row = await _owned_exe(work.session, who.project_id, executable_id)
-        await apps.settle(work.session, store_of(request), row)
+        await apps.nudge(work, row)
         out = await _exe_out(request, work.session, row)
     return out
 
@@ -403,7 +406,13 @@ async def executable_log(
         # The build's own output (stderr): stdout carries only the packaged artifact.
         data = await anyio.to_thread.run_sync(store_of(request).get, run_result_key(run.id))
         if data is not None and not follow.live:
-            return PlainTextResponse(str(json.loads(data).get("stderr") or ""))
+            text = str(json.loads(data).get("stderr") or "")
+            made = await anyio.to_thread.run_sync(
+                store_of(request).get, settle.package_log_key(row.id)
+            )
+            if made:  # the image's making, after the build (package: image)
+                text += "\n" + made.decode("utf-8", "replace")
+            return PlainTextResponse(text)
     probe = logstream.run_probe(request.app.state.sessions, run.id)
     return await logstream.respond(request, session, run_log_key(run.id), probe, follow, run.id)
 

@@ -81,10 +81,13 @@ async def create(
 ) -> WorkflowCreated:
     """Accept a workflow: its first stages' tasks are placed at once, the others once the
     stages they depend on have succeeded."""
+    await workflow_views.resolve_scripts(spec)
     now = utcnow()
     workflow_id = uuid.uuid4()
     async with UnitOfWork(request) as work:
         await workflow_views.check_testbeds(work.session, spec)
+        store = request.app.state.store
+        await workflow_views.check_executables(work.session, store, who.project_id, spec)
         work.session.add(
             Workflow(
                 id=workflow_id,

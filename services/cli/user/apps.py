@@ -163,7 +163,7 @@ def build(
     if detach:
         return
     for item in started.items:
-        if item.state == "compiling":
+        if item.state in ("not_compiled", "compiling"):
             err.print(f"--- {item.configuration} ---")
             follow_log(
                 api,

@@ -54,7 +54,7 @@ def table(workflow: dict[str, Any]) -> Table:
     for stage in workflow["stages"]:
         counts: dict[str, int] = stage["counts"]
         running = sum(counts.get(state, 0) for state in RUNNING)
-        waiting = counts.get("waiting", 0) + counts.get("pending", 0)
+        waiting = sum(counts.get(state, 0) for state in ("waiting", "pending", "building"))
         failed = sum(counts.get(state, 0) for state in ("failed", "lost", "cancelled"))
         grid.add_row(
             escape(stage["name"]),

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from shared.db.models import Testbed
 from shared.testbeds.base import Collected, Discovery, Job, NodeReport, Observation, Tracked
 from shared.testbeds.kubernetes import nodes as knodes
+from shared.testbeds.kubernetes import outputs as koutputs
 from shared.testbeds.kubernetes import parse as kparse
 from shared.testbeds.kubernetes import render as kjobs
 from shared.testbeds.kubernetes.client import Client, KubeError, make_client, status_message
@@ -45,6 +46,8 @@ from shared.testbeds.kubernetes.config import KubernetesConfig
 KIND = "kubernetes"
 log = logging.getLogger(__name__)
 MAX_LOG_BYTES = 64 * 1024 * 1024
+# A workflow copy's outputs (at most workflow_data.OUTPUTS_CAP, 4 MiB) as base64 records.
+OUTPUTS_LOG_BYTES = 4 * 1024 * 1024 * 4 // 3 + 64 * 1024
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 T = TypeVar("T")
 
@@ -196,7 +199,7 @@ class KubernetesConnector:
         kube = self.client(testbed)
         try:
             manifest, configmap = kjobs.render(job, run_id, testbed.id, target, kube.config)
-        except kjobs.RenderError as error:
+        except (kjobs.RenderError, koutputs.OutputsError) as error:
             return f"error:{error}"[:250]
         return self.submit(testbed, manifest, configmap)
 
@@ -370,10 +373,13 @@ class KubernetesConnector:
         if pod is not None:
             probe_log = self._log(kube, pod, kjobs.PROBE_CONTAINER, 4 * 1024 * 1024)
             hwinfo = kparse.hwinfo_from_log(probe_log or b"")
-            # Both streams and their framing (a few bytes a line) in one log.
-            limit = min(MAX_LOG_BYTES, 2 * cap + cap // 4 + 4096)
+            # Both streams and their framing (a few bytes a line) in one log, then a workflow
+            # task's outputs (base64: up to OUTPUTS_LOG_BYTES more).
+            limit = min(MAX_LOG_BYTES, 2 * cap + cap // 4 + 4096 + OUTPUTS_LOG_BYTES)
             raw = self._log(kube, pod, kjobs.MAIN_CONTAINER, limit) or b""
             stdout, stderr, both = kparse.demux(raw)
+            wanted = koutputs.asked(pod)
+            status.update(koutputs.collect(raw, wanted, status.get("exit_code")))
         info = kparse.scheduler_info(pod, kube.config.namespace)
         if info:
             scheduler = dict(hwinfo.get("scheduler") or {})

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.testbeds.base import Observation
+from shared.testbeds.kubernetes import outputs
 from shared.testbeds.kubernetes.render import (
     MAIN_CONTAINER,
     PROBE_CONTAINER,
@@ -56,9 +57,9 @@ def slim_job(job: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
-    """A pod as Tessera reads it (observe, collect, scheduler_info): names, labels, times and
-    the script's hash annotation, its status, and of its spec the node, the node selector and
-    each container's name, image and resources."""
+    """A pod as Tessera reads it (observe, collect, scheduler_info): names, labels, times,
+    the script's hash and outputs annotations, its status, and of its spec the node, the node
+    selector and each container's name, image and resources."""
     spec = pod.get("spec") or {}
 
     def containers(key: str) -> list[dict[str, Any]]:
@@ -67,8 +68,9 @@ def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
     meta = pod.get("metadata") or {}
     kept = _pick(meta, ("name", "labels", "creationTimestamp", "deletionTimestamp"))
     annotations = meta.get("annotations") or {}
-    if SCRIPT_ANNOTATION in annotations:
-        kept["annotations"] = {SCRIPT_ANNOTATION: annotations[SCRIPT_ANNOTATION]}
+    mine = {k: v for k, v in annotations.items() if k in (SCRIPT_ANNOTATION, outputs.ANNOTATION)}
+    if mine:
+        kept["annotations"] = mine
     return {
         "metadata": kept,
         "spec": {
@@ -244,6 +246,8 @@ def demux(text: bytes) -> tuple[bytes, bytes, bytes]:
             data = payload + (b"\n" if kind == b" " else b"")
             (out if tag == b"o" else err).extend(data)
             both.extend(data)
+        elif tag in outputs.TAGS and kind == b" ":
+            continue  # a workflow task's outputs: outputs.collect reads them
         else:
             out.extend(line)
             both.extend(line)

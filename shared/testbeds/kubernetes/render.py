@@ -31,7 +31,7 @@ from typing import Any
 
 from shared import hwinfo
 from shared.testbeds.base import Job
-from shared.testbeds.kubernetes import nodes
+from shared.testbeds.kubernetes import nodes, outputs
 from shared.testbeds.kubernetes.config import (
     DNS_SUBDOMAIN,
     KubernetesConfig,
@@ -333,7 +333,7 @@ def _containers(
     main = {
         "name": MAIN_CONTAINER,
         "image": image,
-        "command": [EXEC_PATH, "-t", timeout, "-m", TERMINATION_PATH, "--"],
+        "command": [EXEC_PATH, "-t", timeout, "-m", TERMINATION_PATH, *outputs.flags(job), "--"],
         "args": command_of(job),
         "workingDir": WORK_PATH,
         "env": container_env(job, os.environ.get("PATH", os.defpath)),
@@ -391,10 +391,11 @@ def _pod_spec(
 
 
 def _annotations(job: Job) -> dict[str, dict[str, str]]:
-    """The script's hash on the pod (the result's `script_sha256`)."""
-    if job.script is None:
-        return {}
-    return {"annotations": {SCRIPT_ANNOTATION: hashlib.sha256(job.script[1]).hexdigest()}}
+    """The script's hash on the pod (the result's `script_sha256`); whether it sends outputs."""
+    found = {outputs.ANNOTATION: "true"} if outputs.flags(job) else {}
+    if job.script is not None:
+        found[SCRIPT_ANNOTATION] = hashlib.sha256(job.script[1]).hexdigest()
+    return {"annotations": found} if found else {}
 
 
 def render(

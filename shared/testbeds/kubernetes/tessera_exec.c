@@ -3,7 +3,7 @@
    The init container (Tessera's own image) copies this static binary into the pod's shared
    emptyDir; the main container, in the user's image, runs it with the user's command:
 
-       tessera-exec [-t SECONDS] [-m MESSAGE_PATH] -- ARGV...
+       tessera-exec [-t SECONDS] [-m MESSAGE_PATH] [-c CAP] [-o GLOB]... -- ARGV...
 
    ARGV is exec'd as given (execvp: the image's PATH), in its own session, stdin /dev/null.
    Kubernetes keeps one log per container with both streams mixed, so stdout and stderr are
@@ -15,6 +15,16 @@
        e <bytes>\n, e+<bytes>\n   the same for stderr
 
    shared/testbeds/kubernetes/parse.py (`demux`) splits the log back into the two streams.
+   With -o (a workflow task's outputs, globs relative to the working directory) and a command
+   that exited 0, the matching regular files follow on stdout as records after the streams
+   (`parse.outputs` reads them; shared/runner.py does the same for the other testbeds):
+
+       O <number of globs>     the outputs begin
+       f <base64 path>         a file, then its content as lines `d <base64>`
+       x <reason>              over the cap (-c, bytes in all): no file is sent
+       F                       the outputs end ("F ": absent, the log was cut before it)
+
+   glob(3) without flags: `*` never matches a leading dot, and `**` is `*` (not recursive).
    The timeout (-t) sends SIGTERM to the command's process group and SIGKILL 10 s later;
    SIGTERM or SIGINT to this process (the pod deleted: the run cancelled) is passed on the
    same way. At the end a status document (JSON: times, exit code, signal, timed_out,
@@ -28,12 +38,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -43,6 +55,9 @@
 #define KILL_GRACE_S 10.0
 #define DRAIN_S 5.0
 #define CHUNK 65536
+#define MAX_GLOBS 64
+#define MAX_FILES 10000
+#define OUTPUTS_FILE ".tessera-outputs.json" /* the job file naming the globs: never an output */
 
 static int wake[2] = {-1, -1};
 static volatile sig_atomic_t cancelled = 0;
@@ -182,8 +197,84 @@ static void status(const char *path, const char *start, int code, const char *si
     close(fd);
 }
 
+/* data as base64 into out (4 * ceil(length / 3) bytes, no terminator). */
+static size_t base64(const unsigned char *data, size_t length, char *out) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t used = 0;
+    for (size_t i = 0; i < length; i += 3) {
+        unsigned long n = (unsigned long)data[i] << 16;
+        if (i + 1 < length) n |= (unsigned long)data[i + 1] << 8;
+        if (i + 2 < length) n |= data[i + 2];
+        out[used++] = alphabet[(n >> 18) & 63];
+        out[used++] = alphabet[(n >> 12) & 63];
+        out[used++] = i + 1 < length ? alphabet[(n >> 6) & 63] : '=';
+        out[used++] = i + 2 < length ? alphabet[n & 63] : '=';
+    }
+    return used;
+}
+
+/* One record: the tag, a space, text base64-encoded (or as it is), a newline. */
+static void record(char tag, const unsigned char *data, size_t length, int encode) {
+    static char out[CHUNK * 2 + 8];
+    out[0] = tag;
+    out[1] = ' ';
+    size_t used = 2;
+    if (encode) {
+        used += base64(data, length, out + used);
+    } else {
+        memcpy(out + used, data, length);
+        used += length;
+    }
+    out[used++] = '\n';
+    write_all(STDOUT_FILENO, out, used);
+}
+
+/* The files matching the globs (relative, regular, each once) as records. */
+static void send_outputs(char **globs, int count, unsigned long long cap) {
+    char line[64];
+    int n = snprintf(line, sizeof line, "O %d\n", count);
+    write_all(STDOUT_FILENO, line, (size_t)n);
+    static char *found[MAX_FILES];
+    int files = 0;
+    unsigned long long total = 0;
+    glob_t matched[MAX_GLOBS];
+    for (int g = 0; g < count; g++) {
+        memset(&matched[g], 0, sizeof matched[g]);
+        if (glob(globs[g], 0, NULL, &matched[g]) != 0) continue;
+        for (size_t i = 0; i < matched[g].gl_pathc && files < MAX_FILES; i++) {
+            char *path = matched[g].gl_pathv[i];
+            struct stat info;
+            int seen = strcmp(path, OUTPUTS_FILE) == 0 || strncmp(path, "../", 3) == 0;
+            for (int k = 0; k < files && !seen; k++) seen = strcmp(found[k], path) == 0;
+            if (seen || stat(path, &info) != 0 || !S_ISREG(info.st_mode)) continue;
+            found[files++] = path;
+            total += (unsigned long long)info.st_size;
+        }
+    }
+    if (cap && total > cap) {
+        n = snprintf(line, sizeof line, "outputs are %llu bytes, over %llu", total, cap);
+        record('x', (const unsigned char *)line, (size_t)n, 0);
+    } else {
+        static unsigned char chunk[CHUNK - CHUNK % 3]; /* whole base64 groups a line */
+        for (int k = 0; k < files; k++) {
+            int fd = open(found[k], O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            record('f', (const unsigned char *)found[k], strlen(found[k]), 1);
+            ssize_t got;
+            while ((got = read(fd, chunk, sizeof chunk)) > 0) {
+                record('d', chunk, (size_t)got, 1);
+            }
+            close(fd);
+        }
+    }
+    for (int g = 0; g < count; g++) globfree(&matched[g]);
+    write_all(STDOUT_FILENO, "F \n", 3);
+}
+
 static void usage_error(void) {
-    const char *text = "usage: tessera-exec [-t SECONDS] [-m MESSAGE_PATH] -- ARGV...\n";
+    const char *text =
+        "usage: tessera-exec [-t SECONDS] [-m MESSAGE_PATH] [-c CAP] [-o GLOB]... -- ARGV...\n";
     write_all(STDERR_FILENO, text, strlen(text));
     exit(2);
 }
@@ -191,6 +282,9 @@ static void usage_error(void) {
 int main(int argc, char **argv) {
     double timeout = 0;
     const char *message = NULL;
+    char *globs[MAX_GLOBS];
+    int glob_count = 0;
+    unsigned long long cap = 0;
     int index = 1;
     for (; index < argc; index++) {
         if (strcmp(argv[index], "--") == 0) {
@@ -203,6 +297,12 @@ int main(int argc, char **argv) {
             if (*rest || timeout < 0) usage_error();
         } else if (strcmp(argv[index], "-m") == 0 && index + 1 < argc) {
             message = argv[++index];
+        } else if (strcmp(argv[index], "-o") == 0 && index + 1 < argc && glob_count < MAX_GLOBS) {
+            globs[glob_count++] = argv[++index];
+        } else if (strcmp(argv[index], "-c") == 0 && index + 1 < argc) {
+            char *rest;
+            cap = strtoull(argv[++index], &rest, 10);
+            if (*rest) usage_error();
         } else {
             usage_error();
         }
@@ -351,6 +451,7 @@ int main(int argc, char **argv) {
     } else {
         code = WEXITSTATUS(wait_status);
     }
+    if (glob_count && code == 0 && !timed_out && !cancelled) send_outputs(globs, glob_count, cap);
     status(message, start, code, name, timed_out, counts[0], counts[1], &usage, NULL);
     return code;
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -84,16 +85,55 @@ def test_bad_names_and_shapes_are_refused(settings: Settings) -> None:
     body["stages"][0]["name"] = "Map;rm"
     assert "name" in _refused(body)
     body = _spec()
-    body["stages"][0]["tasks"][0]["inspection"] = {"base": "host"}
-    assert "not supported in workflows yet" in _refused(body)
+    body["stages"][0]["tasks"][0]["inspection"] = {"base": "host", "script": "true"}
+    assert "give one of deployment, command, executable or inspection" in _refused(body)
     body = _spec()
     body["stages"][0]["tasks"][0]["deployment"] = {"command": ["true"]}
-    assert "either deployment or command" in _refused(body)
+    assert "give one of" in _refused(body)
     body = _spec(testbeds=["local", "local"])
     assert "named twice" in _refused(body)
     body = _spec(testbeds=["local"])
     body["stages"][1]["tasks"][0] = {"name": "t", "deployment": {"command": ["x"], "testbed": "k"}}
     assert "stages[1].tasks[0].deployment.testbed" in _refused(body)
+
+
+def _task(**task: Any) -> dict[str, Any]:
+    return {"name": "one", "stages": [{"name": "s", "tasks": [{"name": "t", **task}]}]}
+
+
+def test_executable_tasks_are_deployments_of_the_executable(settings: Settings) -> None:
+    exe = str(uuid.uuid4())
+    given = {"id": exe, "command": ["./bin/x"], "hardware": {"cpu": {"flags": ["avx2"]}}}
+    spec = WorkflowSpec.model_validate(_task(executable=given, count=2))
+    task = spec.task("s", "t")
+    assert task.executable is None and task.deployment is not None
+    assert str(task.deployment.executable) == exe and task.deployment.command == ["./bin/x"]
+    assert task.deployment.run_requests().hardware == {"cpu": {"flags": ["avx2"]}}
+    assert task.given_as("executable") == "executable"
+    stored = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    again = WorkflowSpec.model_validate(stored).task("s", "t")  # as the engine reads it
+    assert again.deployment == task.deployment
+    assert "executable.command" in _refused(_task(executable={"id": exe, "command": []}))
+    assert "executable.id" in _refused(_task(executable={"id": "x", "command": ["a"]}))
+    both = {"id": exe, "command": ["a"], "hardware": "H100:1", "requests": {"hardware": "A"}}
+    assert "not both" in _refused(_task(executable=both))
+    bad_env = {"id": exe, "command": ["a"], "environment": {"1A": "x"}}
+    assert "executable.environment" in _refused(_task(executable=bad_env))
+
+
+def test_inspection_tasks(settings: Settings) -> None:
+    inspection = {"base": "host", "script": "echo hi\n", "run": {"retry": {"attempts": 4}}}
+    spec = WorkflowSpec.model_validate(_task(inspection=inspection, count=3, outputs=["o"]))
+    task = spec.task("s", "t")
+    assert task.deployment is None and task.inspection is not None
+    assert spec.retry_for(task).attempts == 4
+    assert "runs a script" in _refused(_task(inspection={"base": "host"}))
+    many = {"base": "host", "script": "true", "batch_size": 2}
+    assert "use the task's count" in _refused(_task(inspection=many))
+    allowed = {"base": "host", "script": "true", "allowed_failures": 1}
+    assert "allowed_failures" in _refused(_task(inspection=allowed))
+    pinned = _task(inspection={"base": "host", "script": "true", "testbed": "k"})
+    assert "stages[0].tasks[0].inspection.testbed" in _refused({**pinned, "testbeds": ["local"]})
 
 
 def test_retry_policies(settings: Settings) -> None:

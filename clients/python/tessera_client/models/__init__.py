@@ -11,6 +11,7 @@ from .attempt_out_placement import AttemptOutPlacement
 from .build_configuration import BuildConfiguration
 from .build_configuration_environment import BuildConfigurationEnvironment
 from .build_configuration_hardware_type_0 import BuildConfigurationHardwareType0
+from .build_configuration_package import BuildConfigurationPackage
 from .build_out import BuildOut
 from .build_request import BuildRequest
 from .build_section import BuildSection
@@ -28,6 +29,9 @@ from .executable_list import ExecutableList
 from .executable_out import ExecutableOut
 from .executable_out_artifact_type_0 import ExecutableOutArtifactType0
 from .executable_out_hwinfo_type_0 import ExecutableOutHwinfoType0
+from .executable_task import ExecutableTask
+from .executable_task_environment import ExecutableTaskEnvironment
+from .executable_task_hardware_type_0 import ExecutableTaskHardwareType0
 from .field_error import FieldError
 from .file_spec import FileSpec
 from .health import Health
@@ -77,8 +81,6 @@ from .task_copy_out import TaskCopyOut
 from .task_copy_page import TaskCopyPage
 from .task_input import TaskInput
 from .task_spec import TaskSpec
-from .task_spec_executable_type_0 import TaskSpecExecutableType0
-from .task_spec_inspection_type_0 import TaskSpecInspectionType0
 from .testbed_create import TestbedCreate
 from .testbed_create_config import TestbedCreateConfig
 from .testbed_list import TestbedList
@@ -105,6 +107,7 @@ __all__ = (
     "BuildConfiguration",
     "BuildConfigurationEnvironment",
     "BuildConfigurationHardwareType0",
+    "BuildConfigurationPackage",
     "BuildOut",
     "BuildRequest",
     "BuildSection",
@@ -122,6 +125,9 @@ __all__ = (
     "ExecutableOut",
     "ExecutableOutArtifactType0",
     "ExecutableOutHwinfoType0",
+    "ExecutableTask",
+    "ExecutableTaskEnvironment",
+    "ExecutableTaskHardwareType0",
     "FieldError",
     "FileSpec",
     "Health",
@@ -171,8 +177,6 @@ __all__ = (
     "TaskCopyPage",
     "TaskInput",
     "TaskSpec",
-    "TaskSpecExecutableType0",
-    "TaskSpecInspectionType0",
     "TestbedCreate",
     "TestbedCreateConfig",
     "TestbedList",

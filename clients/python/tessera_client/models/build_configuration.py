@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.build_configuration_package import BuildConfigurationPackage
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ class BuildConfiguration:
             {'cpu': {'flags': ['avx2']}}, 'H100:1', {'cpu': {'arch': 'aarch64'}}.
         base (str | Unset): 'host' (the node's toolchain) or an image. Default: 'host'.
         packages (list[str] | Unset): Native packages the node must have.
-        package (Literal['tar.gz'] | Unset): How the artifacts are packaged. Default: 'tar.gz'.
+        package (BuildConfigurationPackage | Unset): How the artifacts are packaged: one tar.gz, or an OCI image (the
+            base, or TESSERA_APP_IMAGE_BASE for 'host', with the artifacts in /opt/tessera/app). Default:
+            BuildConfigurationPackage.TAR_GZ.
         environment (BuildConfigurationEnvironment | Unset):
         timeout (int | None | Unset): Seconds.
         testbed (None | str | Unset):
@@ -40,7 +43,7 @@ class BuildConfiguration:
     hardware: BuildConfigurationHardwareType0 | None | str | Unset = UNSET
     base: str | Unset = "host"
     packages: list[str] | Unset = UNSET
-    package: Literal["tar.gz"] | Unset = "tar.gz"
+    package: BuildConfigurationPackage | Unset = BuildConfigurationPackage.TAR_GZ
     environment: BuildConfigurationEnvironment | Unset = UNSET
     timeout: int | None | Unset = UNSET
     testbed: None | str | Unset = UNSET
@@ -73,7 +76,9 @@ class BuildConfiguration:
         if not isinstance(self.packages, Unset):
             packages = self.packages
 
-        package = self.package
+        package: str | Unset = UNSET
+        if not isinstance(self.package, Unset):
+            package = self.package.value
 
         environment: dict[str, Any] | Unset = UNSET
         if not isinstance(self.environment, Unset):
@@ -161,9 +166,12 @@ class BuildConfiguration:
 
         packages = cast(list[str], d.pop("packages", UNSET))
 
-        package = cast(Literal["tar.gz"] | Unset, d.pop("package", UNSET))
-        if package != "tar.gz" and not isinstance(package, Unset):
-            raise ValueError(f"package must match const 'tar.gz', got '{package}'")
+        _package = d.pop("package", UNSET)
+        package: BuildConfigurationPackage | Unset
+        if isinstance(_package, Unset):
+            package = UNSET
+        else:
+            package = BuildConfigurationPackage(_package)
 
         _environment = d.pop("environment", UNSET)
         environment: BuildConfigurationEnvironment | Unset

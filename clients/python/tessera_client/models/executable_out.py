@@ -34,6 +34,7 @@ class ExecutableOut:
         node (None | str):
         hwinfo (ExecutableOutHwinfoType0 | None):
         artifact (ExecutableOutArtifactType0 | None):
+        image (None | str): The image reference (`package: image`).
         created_at (datetime.datetime):
         finished_at (datetime.datetime | None):
     """
@@ -52,6 +53,7 @@ class ExecutableOut:
     node: None | str
     hwinfo: ExecutableOutHwinfoType0 | None
     artifact: ExecutableOutArtifactType0 | None
+    image: None | str
     created_at: datetime.datetime
     finished_at: datetime.datetime | None
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -103,6 +105,9 @@ class ExecutableOut:
         else:
             artifact = self.artifact
 
+        image: None | str
+        image = self.image
+
         created_at = self.created_at.isoformat()
 
         finished_at: None | str
@@ -129,6 +134,7 @@ class ExecutableOut:
                 "node": node,
                 "hwinfo": hwinfo,
                 "artifact": artifact,
+                "image": image,
                 "created_at": created_at,
                 "finished_at": finished_at,
             }
@@ -224,6 +230,13 @@ class ExecutableOut:
 
         artifact = _parse_artifact(d.pop("artifact"))
 
+        def _parse_image(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        image = _parse_image(d.pop("image"))
+
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
         def _parse_finished_at(data: object) -> datetime.datetime | None:
@@ -256,6 +269,7 @@ class ExecutableOut:
             node=node,
             hwinfo=hwinfo,
             artifact=artifact,
+            image=image,
             created_at=created_at,
             finished_at=finished_at,
         )

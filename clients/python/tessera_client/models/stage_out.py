@@ -22,7 +22,7 @@ class StageOut:
         state (str): waiting, running, succeeded, failed or cancelled.
         copies (int):
         counts (StageOutCounts): Copies by state: a run's state, or waiting (not made yet: its stage's dependencies have
-            not succeeded) or cancelled.
+            not succeeded), building (an inspection task's environment is being built), failed or cancelled.
         testbeds (list[str]): Testbeds its copies went to.
     """
 

@@ -11,7 +11,10 @@ T = TypeVar("T", bound="StageOutCounts")
 
 @_attrs_define
 class StageOutCounts:
-    """Copies by state: a run's state, or waiting (not made yet: its stage's dependencies have not succeeded) or cancelled."""
+    """Copies by state: a run's state, or waiting (not made yet: its stage's dependencies have not succeeded), building (an
+    inspection task's environment is being built), failed or cancelled.
+
+    """
 
     additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
 

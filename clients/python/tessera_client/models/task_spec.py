@@ -9,9 +9,9 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.deployment_spec import DeploymentSpec
+    from ..models.executable_task import ExecutableTask
+    from ..models.inspection_spec import InspectionSpec
     from ..models.task_input import TaskInput
-    from ..models.task_spec_executable_type_0 import TaskSpecExecutableType0
-    from ..models.task_spec_inspection_type_0 import TaskSpecInspectionType0
 
 
 T = TypeVar("T", bound="TaskSpec")
@@ -19,18 +19,17 @@ T = TypeVar("T", bound="TaskSpec")
 
 @_attrs_define
 class TaskSpec:
-    """One task: a deployment (command or image) run `count` times, each copy seeing
-    TESSERA_TASK_INDEX.
+    """One task: a deployment (command, image or executable) or an inspection (an environment
+    built, then a script) run `count` times, each copy seeing TESSERA_TASK_INDEX.
 
         Attributes:
             name (str):
             count (int | Unset): Copies (EManager's Num_Tasks). Default: 1.
             deployment (DeploymentSpec | None | Unset):
             command (list[str] | None | Unset): Shorthand for deployment: {command: [...]}.
-            inspection (None | TaskSpecInspectionType0 | Unset): Not yet: a task runs a deployment (or its command
-                shorthand).
-            executable (None | TaskSpecExecutableType0 | Unset): Not yet: a task runs a deployment (or its command
-                shorthand).
+            inspection (InspectionSpec | None | Unset): An environment built (once, when the task is released) and a script
+                run in it `count` times; its batch_size is the task's count.
+            executable (ExecutableTask | None | Unset): Shorthand for deployment: {executable: id, command: [...], ...}.
             inputs (list[TaskInput] | Unset):
             outputs (list[str] | Unset): Globs of files in the run's folder kept after it succeeded.
     """
@@ -39,15 +38,15 @@ class TaskSpec:
     count: int | Unset = 1
     deployment: DeploymentSpec | None | Unset = UNSET
     command: list[str] | None | Unset = UNSET
-    inspection: None | TaskSpecInspectionType0 | Unset = UNSET
-    executable: None | TaskSpecExecutableType0 | Unset = UNSET
+    inspection: InspectionSpec | None | Unset = UNSET
+    executable: ExecutableTask | None | Unset = UNSET
     inputs: list[TaskInput] | Unset = UNSET
     outputs: list[str] | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.deployment_spec import DeploymentSpec  # noqa: PLC0415
-        from ..models.task_spec_executable_type_0 import TaskSpecExecutableType0  # noqa: PLC0415
-        from ..models.task_spec_inspection_type_0 import TaskSpecInspectionType0  # noqa: PLC0415
+        from ..models.executable_task import ExecutableTask  # noqa: PLC0415
+        from ..models.inspection_spec import InspectionSpec  # noqa: PLC0415
 
         name = self.name
 
@@ -73,7 +72,7 @@ class TaskSpec:
         inspection: dict[str, Any] | None | Unset
         if isinstance(self.inspection, Unset):
             inspection = UNSET
-        elif isinstance(self.inspection, TaskSpecInspectionType0):
+        elif isinstance(self.inspection, InspectionSpec):
             inspection = self.inspection.to_dict()
         else:
             inspection = self.inspection
@@ -81,7 +80,7 @@ class TaskSpec:
         executable: dict[str, Any] | None | Unset
         if isinstance(self.executable, Unset):
             executable = UNSET
-        elif isinstance(self.executable, TaskSpecExecutableType0):
+        elif isinstance(self.executable, ExecutableTask):
             executable = self.executable.to_dict()
         else:
             executable = self.executable
@@ -124,9 +123,9 @@ class TaskSpec:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.deployment_spec import DeploymentSpec  # noqa: PLC0415
+        from ..models.executable_task import ExecutableTask  # noqa: PLC0415
+        from ..models.inspection_spec import InspectionSpec  # noqa: PLC0415
         from ..models.task_input import TaskInput  # noqa: PLC0415
-        from ..models.task_spec_executable_type_0 import TaskSpecExecutableType0  # noqa: PLC0415
-        from ..models.task_spec_inspection_type_0 import TaskSpecInspectionType0  # noqa: PLC0415
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -167,7 +166,7 @@ class TaskSpec:
 
         command = _parse_command(d.pop("command", UNSET))
 
-        def _parse_inspection(data: object) -> None | TaskSpecInspectionType0 | Unset:
+        def _parse_inspection(data: object) -> InspectionSpec | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -175,16 +174,16 @@ class TaskSpec:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                inspection_type_0 = TaskSpecInspectionType0.from_dict(data)
+                inspection_type_0 = InspectionSpec.from_dict(data)
 
                 return inspection_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | TaskSpecInspectionType0 | Unset, data)
+            return cast(InspectionSpec | None | Unset, data)
 
         inspection = _parse_inspection(d.pop("inspection", UNSET))
 
-        def _parse_executable(data: object) -> None | TaskSpecExecutableType0 | Unset:
+        def _parse_executable(data: object) -> ExecutableTask | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -192,12 +191,12 @@ class TaskSpec:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                executable_type_0 = TaskSpecExecutableType0.from_dict(data)
+                executable_type_0 = ExecutableTask.from_dict(data)
 
                 return executable_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | TaskSpecExecutableType0 | Unset, data)
+            return cast(ExecutableTask | None | Unset, data)
 
         executable = _parse_executable(d.pop("executable", UNSET))
 

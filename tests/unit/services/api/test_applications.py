@@ -1,33 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from services.api import applications as apps
 from shared.applications.schemas import BuildConfiguration
 from shared.config import Settings
-from shared.db.models import Run
 from shared.schemas import DeploymentSpec
-
-
-def _run(state: str, reason: str | None = None) -> Run:
-    return Run(id=uuid.uuid4(), state=state, state_reason=reason)
-
-
-def test_a_succeeded_build_with_its_archive_is_compiled() -> None:
-    result: dict[str, Any] = {"stdout": {"tessera_build": {"archive_b64": "eA==", "sha256": "x"}}}
-    state, reason, built = apps._outcome(_run("succeeded"), result)
-    assert (state, reason) == ("compiled", None) and built["sha256"] == "x"
-
-
-def test_failures_say_why() -> None:
-    assert apps._outcome(_run("failed", "exit code 2"), {"stdout": "x"})[:2] == (
-        "failed",
-        "the build failed: exit code 2",
-    )
-    assert apps._outcome(_run("cancelled"), None)[1] == "the build was cancelled"
-    truncated = {"stdout": "...", "stdout_truncated": True}
-    assert "log cap" in str(apps._outcome(_run("failed"), truncated)[1])
 
 
 def test_a_refusal_names_the_entry() -> None:

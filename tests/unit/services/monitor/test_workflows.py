@@ -16,7 +16,15 @@ from services.monitor import workflows
 from shared import workflow_data
 from shared.config import Settings
 from shared.db.migrate import upgrade
-from shared.db.models import Deployment, Project, Run, Workflow, WorkflowTask
+from shared.db.models import (
+    Build,
+    Deployment,
+    Inspection,
+    Project,
+    Run,
+    Workflow,
+    WorkflowTask,
+)
 from shared.workflow_spec import WorkflowSpec
 
 SPEC = {
@@ -113,7 +121,7 @@ def test_stages_are_released_in_order_and_copies_let_go_up_to_max_parallel(
     with worker.transaction() as session:
         deployment = session.get(Deployment, reduce.deployment_id)
         assert deployment is not None
-        extra = workflow_data.job_additions(session, worker.store(), reduce, deployment)
+        extra = workflow_data.job_additions(session, worker.store(), reduce)
     assert extra is not None and extra.testbeds == ("local",)
     files = {path: data for path, data, _ in extra.files}
     assert files == {"parts/part-0": b"0", "parts/part-1": b"1", "parts/part-2": b"2"}
@@ -164,3 +172,95 @@ def test_cancel_ends_what_has_not_started(sent: list[Any]) -> None:
     _end(placed, "cancelled")
     assert workflows.advance(workflow_id) == "cancelled"
     assert workflows.tick() == 0  # nothing left to advance
+
+
+INSPECTING = {
+    "name": "wf",
+    "max_parallel": 2,
+    "stages": [
+        {"name": "map", "tasks": [{"name": "part", "count": 2, "outputs": ["part-*"],
+                                   "inspection": {"base": "host", "script": "true"}}]},
+        {"name": "reduce", "depends_on": ["map"],
+         "tasks": [{"name": "sum", "command": ["true"],
+                    "inputs": [{"from": "map/part", "path": "parts"}]}]},
+    ],
+}  # fmt: skip
+
+
+def _inspection_runs(workflow_id: uuid.UUID) -> tuple[Inspection, Build, list[Run]]:
+    with worker.transaction() as session:
+        task = session.scalars(
+            select(WorkflowTask).where(
+                WorkflowTask.workflow_id == workflow_id, WorkflowTask.stage == "map"
+            )
+        ).one()
+        inspection = session.get(Inspection, task.inspection_id)
+        assert inspection is not None
+        build = session.get(Build, inspection.build_id)
+        assert build is not None
+        runs = session.scalars(
+            select(Run).where(Run.inspection_id == inspection.id).order_by(Run.index)
+        )
+        return inspection, build, list(runs)
+
+
+def test_an_inspection_task_runs_once_its_environment_is_built(sent: list[Any]) -> None:
+    workflow_id = _workflow(INSPECTING)
+    assert workflows.advance(workflow_id) == "running"
+    inspection, build, runs = _inspection_runs(workflow_id)
+    assert sent == [("builder.build", str(build.id))] and runs == []
+    assert inspection.batch_size == 2 and inspection.identifier == "wf.map.part"
+    assert inspection.specification["run"]["retry"]["on"] == ["lost", "interrupted"]
+    sent.clear()
+    workflows.advance(workflow_id)  # still building: nothing made, nothing ended
+    assert sent == [] and _inspection_runs(workflow_id)[2] == []
+    with worker.transaction() as session:
+        session.execute(update(Build).where(Build.id == build.id).values(state="succeeded"))
+    workflows.advance(workflow_id)
+    inspection, _, runs = _inspection_runs(workflow_id)
+    assert [r.state for r in runs] == ["queued", "queued"] and inspection.state == "running"
+    assert sent == [("deployer.place", str(r.id)) for r in runs]
+    with worker.transaction() as session:
+        extra = workflow_data.job_additions(session, worker.store(), runs[1])
+    assert extra is not None and extra.env["TESSERA_TASK_INDEX"] == "1"
+    assert (workflow_data.OUTPUTS_FILE, b'{"globs": ["part-*"], "cap": 4194304}', False) in (
+        extra.files
+    )
+    for run in runs:
+        item = {"path": f"part-{run.index}", "data": base64.b64encode(b"x").decode()}
+        _end(run, "succeeded", {"outputs": [item]})
+    workflows.advance(workflow_id)
+    [reduce] = _runs(workflow_id, "reduce")
+    with worker.transaction() as session:
+        extra = workflow_data.job_additions(session, worker.store(), reduce)
+    assert extra is not None
+    assert {path for path, _, _ in extra.files} == {"parts/part-0", "parts/part-1"}
+    _end(reduce, "succeeded")
+    assert workflows.advance(workflow_id) == "succeeded"
+
+
+def test_an_inspection_task_being_built_is_cancelled_or_failed(sent: list[Any]) -> None:
+    workflow_id = _workflow(INSPECTING)
+    workflows.advance(workflow_id)
+    with worker.transaction() as session:
+        session.execute(
+            update(Workflow).where(Workflow.id == workflow_id).values(cancel_requested=True)
+        )
+    assert workflows.advance(workflow_id) == "cancelled"
+    inspection, build, runs = _inspection_runs(workflow_id)
+    assert build.state == "cancelled" and inspection.state == "cancelled" and runs == []
+
+    workflow_id = _workflow({**INSPECTING, "name": "wf2"})
+    workflows.advance(workflow_id)
+    _, build, _ = _inspection_runs(workflow_id)
+    with worker.transaction() as session:
+        session.execute(
+            update(Build)
+            .where(Build.id == build.id)
+            .values(state="failed", state_reason="no package x")
+        )
+    assert workflows.advance(workflow_id) == "failed"
+    with worker.transaction() as session:
+        workflow = session.get(Workflow, workflow_id)
+        assert workflow is not None and workflow.state_reason is not None
+        assert "task map/part failed (build failed: no package x)" in workflow.state_reason

@@ -37,8 +37,14 @@ def _rows(tmp_path: Path) -> tuple[Rows, ArtifactStore, Executable]:
 
 def test_a_build_ships_the_source_its_spec_and_the_helper(tmp_path: Path) -> None:
     rows, store, exe = _rows(tmp_path)
-    argv, files = jobs.job_parts(rows, store, {"build_of": str(exe.id)}, [])  # type: ignore[arg-type]
-    assert argv == ["python3", "node_build.py", "build", "tessera-build.json"]
+    parts = jobs.job_parts(rows, store, {"build_of": str(exe.id)}, [])  # type: ignore[arg-type]
+    argv, files = parts.argv, parts.files
+    assert parts.image is None and argv == [
+        "python3",
+        "node_build.py",
+        "build",
+        "tessera-build.json",
+    ]
     by_name = {name: data for name, data, _ in files}
     assert by_name["tessera-source.archive"] == b"ZIP"
     spec = json.loads(by_name["tessera-build.json"])
@@ -54,7 +60,8 @@ def test_a_script_is_a_file_never_a_shell_string() -> None:
 
 def test_an_executable_is_unpacked_before_the_command(tmp_path: Path) -> None:
     rows, store, exe = _rows(tmp_path)
-    argv, files = jobs.job_parts(rows, store, {"executable": str(exe.id)}, ["./bin/a", "x"])  # type: ignore[arg-type]
+    parts = jobs.job_parts(rows, store, {"executable": str(exe.id)}, ["./bin/a", "x"])  # type: ignore[arg-type]
+    argv, files = parts.argv, parts.files
     assert argv[-3:] == ["--", "./bin/a", "x"] and files[0] == (
         "tessera-executable.tar.gz",
         b"TGZ",
@@ -64,7 +71,21 @@ def test_an_executable_is_unpacked_before_the_command(tmp_path: Path) -> None:
 
 def test_a_plain_deployment_is_left_alone(tmp_path: Path) -> None:
     rows, store, _ = _rows(tmp_path)
-    assert jobs.job_parts(rows, store, {}, ["true"]) == (["true"], [])  # type: ignore[arg-type]
+    assert jobs.job_parts(rows, store, {}, ["true"]) == jobs.Parts(["true"], [])  # type: ignore[arg-type]
+
+
+def test_an_image_executable_runs_in_its_image_the_command_as_arguments(tmp_path: Path) -> None:
+    rows, store, exe = _rows(tmp_path)
+    exe.package, exe.image = "image", "127.0.0.1:5000/tessera/env:exe-" + "a" * 64
+    command = ["./bin/a", "$(reboot)", "; rm -rf /"]
+    parts = jobs.job_parts(rows, store, {"executable": str(exe.id)}, command)  # type: ignore[arg-type]
+    assert parts.image == exe.image and parts.files == []
+    # The script is fixed; the user's words follow it as "$@", never inside it.
+    assert parts.argv[:3] == ["/bin/sh", "-c", 'cp -R /opt/tessera/app/. . && exec "$@"']
+    assert parts.argv[4:] == command
+    exe.image = None
+    with pytest.raises(jobs.MissingArtifact, match="image was not made"):
+        jobs.job_parts(rows, store, {"executable": str(exe.id)}, command)  # type: ignore[arg-type]
 
 
 def test_missing_pieces(tmp_path: Path) -> None:
@@ -78,6 +99,10 @@ def test_missing_pieces(tmp_path: Path) -> None:
 
 def test_without_build() -> None:
     assert jobs.without_build({"build_of": "x", "command": ["a"]}) == {"command": ["a"]}
+    # An image executable's image is its row's, not part of the user's specification.
+    given = {"executable": "e", "image": "i", "command": ["a"]}
+    assert jobs.without_build(given) == {"executable": "e", "command": ["a"]}
+    assert jobs.without_build({"image": "i", "command": ["a"]}) == {"image": "i", "command": ["a"]}
 
 
 class _Run:

@@ -86,6 +86,19 @@ def test_no_artifact_is_a_failure(tmp_path: Path) -> None:
     assert code == 3 and "no file matches" in log
 
 
+@pytest.mark.skipif(not Path("/usr/bin/dpkg-query").exists(), reason="a Debian host")
+def test_packages_the_node_lacks_stop_the_build(tmp_path: Path) -> None:
+    _zip(tmp_path / "src.zip", {"in": b"1"})
+    wanted = ["coreutils", "tessera-no-such-package", "libc6"]
+    _spec(tmp_path, argv=["touch", "ran"], artifacts=["in"], packages=wanted)
+    code, result, log = _build(tmp_path)
+    assert code == 4 and result["missing"] == ["tessera-no-such-package"]
+    assert "lacks the packages the configuration needs: tessera-no-such-package" in log
+    assert not (tmp_path / "src" / "ran").exists()  # the build never started
+    _spec(tmp_path, argv=["touch", "ran"], artifacts=["ran"], packages=["coreutils"])
+    assert _build(tmp_path)[0] == 0
+
+
 def test_the_time_limit_kills_the_build(tmp_path: Path) -> None:
     _zip(tmp_path / "src.zip", {"in": b"1"})
     _spec(tmp_path, argv=["sleep", "30"], artifacts=["in"], timeout=0.5)
@@ -149,7 +162,7 @@ def test_it_runs_on_the_oldest_node_pythons(python: Path, tmp_path: Path) -> Non
         info.size = 2
         archive.addfile(info, io.BytesIO(b"hi"))
     (tmp_path / "src.zip").write_bytes(buffer.getvalue())  # a tar.gz under any name
-    _spec(tmp_path, argv=["cp", "in.txt", "out.txt"], artifacts=["*.txt"])
+    _spec(tmp_path, argv=["cp", "in.txt", "out.txt"], artifacts=["*.txt"], packages=["coreutils"])
     done = subprocess.run(
         [str(python), "-I", str(HELPER), "build", "build.json"],
         cwd=tmp_path,

@@ -6,11 +6,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="TaskSpecInspectionType0")
+T = TypeVar("T", bound="ExecutableTaskHardwareType0")
 
 
 @_attrs_define
-class TaskSpecInspectionType0:
+class ExecutableTaskHardwareType0:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -23,10 +23,10 @@ class TaskSpecInspectionType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        task_spec_inspection_type_0 = cls()
+        executable_task_hardware_type_0 = cls()
 
-        task_spec_inspection_type_0.additional_properties = d
-        return task_spec_inspection_type_0
+        executable_task_hardware_type_0.additional_properties = d
+        return executable_task_hardware_type_0
 
     @property
     def additional_keys(self) -> list[str]:
