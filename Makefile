@@ -37,8 +37,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The unit tests run beside the others, in a session of their own (scripts/test.sh).
 test: install services tools lint
-	$(BIN)/pytest -q
+	@VENV_BIN=$(BIN) scripts/test.sh
 
 unit: install
 	$(BIN)/pytest -q tests/unit
