@@ -59,13 +59,6 @@ def artifact_key(sha256: str) -> str:
     return f"artifacts/sha256/{sha256[:2]}/{sha256}"
 
 
-def input_url(store: ArtifactStore, sha256: str, expires_s: int = 3600) -> str | None:
-    """A presigned GET of an input, where the store has them (S3): the hook for testbeds
-    whose nodes fetch inputs themselves (EC2's bootstrap) instead of receiving them as job
-    files. None on the filesystem store."""
-    return store.url(artifact_key(sha256), expires_s)
-
-
 # The deployment or inspection a run belongs to: a task's copies are the runs of one.
 PARENT = func.coalesce(Run.deployment_id, Run.inspection_id)
 

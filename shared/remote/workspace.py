@@ -5,6 +5,8 @@ by the hash of their content, so a new release never runs an old runner."""
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import shlex
 import threading
 from collections.abc import Iterable, Mapping
@@ -57,7 +59,17 @@ class Workspace:
         if self.pool.run(target, " && ".join(checks), timeout).returncode != 0:
             quoted = " ".join(shlex.quote(path) for path in made)
             self.pool.run(target, f"mkdir -p {quoted}", timeout).check("mkdir")
-            self.pool.put(target, {f"{folder}/{name}": data for name, data in self.files.items()})
+            # Written under names of this call's own, then renamed: another process checking
+            # or running the files (a placement beside a refresh) never sees one half written.
+            tag = f".{os.getpid()}-{secrets.token_hex(4)}.part"
+            self.pool.put(
+                target, {f"{folder}/{name}{tag}": data for name, data in self.files.items()}
+            )
+            moves = [
+                f"mv -f {shlex.quote(f'{folder}/{name}{tag}')} {shlex.quote(f'{folder}/{name}')}"
+                for name in sorted(self.files)
+            ]
+            self.pool.run(target, " && ".join(moves), timeout).check("installing the files")
         with self._lock:
             self._uploaded.add((target, folder))
         return folder

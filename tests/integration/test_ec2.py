@@ -343,3 +343,24 @@ def test_cancel_terminates_and_reconciler_ends_orphans(cloud: Cloud) -> None:
         60,
     )
     assert Path(cloud.stack.home / "monitor.log").read_text().count("orphan") >= 1
+
+
+def test_a_workflow_passes_data_between_instances(cloud: Cloud) -> None:
+    """Map copies on instances leave their outputs in status.json (a presigned PUT); the
+    reduce copy's inputs reach its instance in the bundle it fetches (a presigned GET)."""
+    from tests.integration.test_workflows import skeleton
+
+    body = skeleton([NAME])
+    body["stages"][0]["tasks"][0]["count"] = 3
+    with cloud.stack.client() as client:
+        created = client.post("/workflows", json=body)
+        assert created.status_code == 202, created.text
+        workflow_id = created.json()["workflow_id"]
+        final = cloud.stack.wait(client, f"/workflows/{workflow_id}", timeout=240)
+        assert final["state"] == "succeeded", final
+        assert [s["testbeds"] for s in final["stages"]] == [[NAME], [NAME]]
+        tasks = client.get(f"/workflows/{workflow_id}/tasks").json()["items"]
+        [reduce] = [t for t in tasks if t["stage"] == "reduce"]
+        result = client.get(f"/runs/{reduce['run_id']}/result").json()
+    assert result["stdout"] == {"n": 3, "sum": 0 + 1 + 4}, result
+    assert result["hwinfo"]["cloud"]["provider"] == "aws"
