@@ -37,9 +37,8 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The unit tests run beside the others, in a session of their own (scripts/test.sh).
 test: install services tools lint
-	@VENV_BIN=$(BIN) scripts/test.sh
+	$(BIN)/pytest -q
 
 unit: install
 	$(BIN)/pytest -q tests/unit

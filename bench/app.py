@@ -2,7 +2,7 @@
 
 Run from the repository root as `.venv/bin/python bench/app.py` (`make bench`). It makes a
 fresh PostgreSQL database, migrates it, registers the local testbed and starts the real API,
-deployer, monitor and beat (Redis DB 10 as the broker), then:
+builder (it settles executables), deployer, monitor and beat (Redis DB 10 as the broker), then:
 
 app_build_first_s: POST /applications/{id}/builds for the C program (make, one
   configuration) until the executable is `compiled`: placement, the run, collection.
@@ -135,7 +135,7 @@ def stack(exits: ExitStack, home: Path) -> tuple[str, str]:
     get_settings.cache_clear()
     _register_local(get_settings())
     token = create_token("bench", admin=False)
-    for name in ("deployer", "monitor"):
+    for name in ("builder", "deployer", "monitor"):
         argv = [*tessera, "worker", name, "--pool", "threads", "-c", "4"]
         exits.enter_context(process(argv, env, home / f"{name}.log"))
     exits.enter_context(process([*tessera, "beat"], env, home / "beat.log"))

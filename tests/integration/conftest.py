@@ -128,8 +128,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "TESSERA_RECONCILE_INTERVAL_S": "5",
             "TESSERA_RECONCILE_AFTER_S": "20",
             "TESSERA_LOST_AFTER_S": "10",
-            # A command on a connection to a host whose link is cut gives up after this.
-            "TESSERA_SSH_TIMEOUT_S": "10",
             "TESSERA_MAX_SCRIPT_BYTES": "65536",
             "TESSERA_INVENTORY_CACHE_S": "0.5",
             "TESSERA_RATE_LIMIT_PER_S": "0",  # the burst tests send hundreds at once
