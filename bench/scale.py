@@ -48,8 +48,11 @@ def rss_bytes() -> int:
 def monitor_main(out: str) -> int:
     """A monitor process: the real cycle (services.monitor.tasks.poll_cycle) every PAUSE_S,
     one JSON line per cycle: when, how long, which testbeds it polled, its RSS."""
+    from services.cli.server import yield_cpu
     from services.monitor.tasks import poll_cycle
+    from shared.config import get_settings
 
+    yield_cpu(get_settings())  # as `tessera worker monitor` does
     profile_to = os.environ.get("BENCH_SCALE_PROFILE")  # cProfile of one steady cycle
     counts: list[int] = []
     with open(out, "a", buffering=1) as handle:

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     build_timeout_s: float = 1800.0
     run_timeout_s: float = Field(3600.0, description="Default wall time of a run.")
     poll_interval_s: float = 2.0
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Niceness the workers take at start: their cycles yield the CPU to the "
+        "API's requests on a shared machine.",
+    )
     reconcile_interval_s: float = 30.0
     reconcile_after_s: float = Field(120.0, description="A row idle this long is re-sent.")
     refresh_interval_s: float = 300.0

@@ -113,6 +113,7 @@ def worker(
     import importlib
 
     importlib.import_module(f"services.{service.value}.tasks")
+    yield_cpu(_settings())
     if service in (Service.deployer, Service.monitor):
         _register_local(_settings())
     argv = [
@@ -132,6 +133,20 @@ def worker(
     ]
     supervisor.die_with_parent()
     sys.exit(_run_celery_worker(argv))
+
+
+def yield_cpu(settings: Settings) -> None:
+    """Lower this process's priority by `TESSERA_WORKER_NICE`: a worker's cycle over
+    thousands of runs is throughput work, a user's request waits on the API. On a machine
+    the API shares with the workers, the API is served first (its p99 at 10,000 active runs:
+    bench/README.md)."""
+    if settings.worker_nice > 0:
+        try:
+            os.nice(settings.worker_nice)
+        except OSError:  # a container may forbid it: the worker runs as it is
+            print(
+                f"could not lower this worker's priority by {settings.worker_nice}", file=sys.stderr
+            )
 
 
 def _run_celery_worker(argv: list[str]) -> int:

@@ -185,18 +185,30 @@ def _active_testbeds() -> list[Testbed]:
     return found
 
 
+# What a cycle reads of every active run: enough to ask the testbed and to see whether the
+# answer changes anything. The whole row is loaded only for the runs where it does.
+_GLANCE = (Run.id, Run.attempt, Run.state, Run.backend_ref, Run.node_name, Run.log_watched_until)
+_CHUNK = 1000  # ids per IN (...) when loading the runs to act on
+
+
+def _acts(state: str, watched_until: datetime | None, seen: Observation, now: datetime) -> bool:
+    """Whether what the testbed said of a run asks for anything (see _follow): a running run
+    still running, its log unwatched, asks for nothing."""
+    if seen.state not in ("running", "pending"):
+        return True
+    return state == "placed" or (watched_until is not None and watched_until > now)
+
+
 def _poll_testbed(testbed: Testbed) -> int:
-    """One batched look at one testbed's active runs (read by index), and each run brought in
-    step with what it said."""
+    """One batched look at one testbed's active runs (read by index), and each run whose
+    state the answer changes brought in step with it."""
     with worker.transaction() as session:
-        runs = list(
-            session.execute(
-                select(Run).where(Run.testbed_id == testbed.id, Run.state.in_(ACTIVE))
-            ).scalars()
-        )
-    if not runs:
+        rows = session.execute(
+            select(*_GLANCE).where(Run.testbed_id == testbed.id, Run.state.in_(ACTIVE))
+        ).all()
+    if not rows:
         return 0
-    by_key = {attempts.current_key(r): r for r in runs}
+    by_key = {attempts.key(r.id, r.attempt): r for r in rows}
     asked_at = utcnow()
     try:
         connector = testbeds.connector(testbed.kind)
@@ -206,17 +218,31 @@ def _poll_testbed(testbed: Testbed) -> int:
             )
     except Exception:  # one testbed failing must not stop the others being watched
         log.exception("polling testbed %s failed", testbed.name)
-        return len(runs)
+        return len(rows)
     if isinstance(seen, Observations):
         _store_nodes(testbed, seen, asked_at)
     now = utcnow()
-    for key, run in by_key.items():
+    acting = [
+        (key, row)
+        for key, row in by_key.items()
+        if key in seen and _acts(row.state, row.log_watched_until, seen[key], now)
+    ]
+    runs: dict[uuid.UUID, Run] = {}
+    for at in range(0, len(acting), _CHUNK):
+        ids = [row.id for _, row in acting[at : at + _CHUNK]]
+        with worker.transaction() as session:
+            runs.update(
+                (r.id, r) for r in session.execute(select(Run).where(Run.id.in_(ids))).scalars()
+            )
+    for key, row in acting:
+        run = runs.get(row.id)
+        if run is None or run.attempt != row.attempt or run.state not in ACTIVE:
+            continue  # moved on since the glance
         try:
-            if key in seen:
-                _follow(testbed, run, seen[key], connector, now)
+            _follow(testbed, run, seen[key], connector, now)
         except Exception:
             log.exception("following run %s failed", run.id)
-    return len(runs)
+    return len(rows)
 
 
 def poll_cycle() -> dict[uuid.UUID, int]:

@@ -36,8 +36,14 @@ WAITING_REASONS = frozenset(
 )
 
 
-def run_id_of(obj: Mapping[str, Any]) -> uuid.UUID | None:
+def run_label(obj: Mapping[str, Any]) -> str:
+    """The run-id label's text, as the object carries it ("" without one)."""
     value = ((obj.get("metadata") or {}).get("labels") or {}).get(RUN_LABEL)
+    return value if isinstance(value, str) else ""
+
+
+def run_id_of(obj: Mapping[str, Any]) -> uuid.UUID | None:
+    value = run_label(obj)
     try:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
@@ -86,6 +92,15 @@ def latest_pod(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     if not pods:
         return None
     return max(pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
+
+
+def running_pod_name(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """The latest pod's name while it runs (its main container's log can be read)."""
+    pod = latest_pod(pods)
+    if pod is None or (pod.get("status") or {}).get("phase") != "Running":
+        return None
+    name = (pod.get("metadata") or {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:

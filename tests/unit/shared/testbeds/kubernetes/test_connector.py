@@ -195,6 +195,23 @@ def test_observe_is_two_calls_whatever_the_number_of_runs(settings: Settings, ap
     assert len(seen) == 13 and seen[runs[0].run_id].state in ("pending", "running", "ended")
 
 
+def test_a_running_run_is_remembered_by_its_pod_name_and_collect_reads_it_afresh(
+    settings: Settings, api: KubeApi
+) -> None:
+    connector, testbed = KubernetesConnector(), _testbed(api)
+    run = _place(
+        connector, testbed, _job("sleep 30", hardware=parse_spec(None)), kj.Target("cpu-1")
+    )
+    _until(connector, testbed, run, "running")
+    kept = connector._seen[run.run_id]
+    assert kept.job is None and kept.pods == [] and kept.running_pod
+    connector.cancel(testbed, run)
+    before = connector.calls
+    collected = connector.collect(testbed, run, 1 << 20)  # its objects are fetched by label
+    assert connector.calls - before >= 2 and run.run_id not in connector._seen
+    assert collected.status is not None
+
+
 def test_cancel_deletes_the_job_in_the_background(settings: Settings, api: KubeApi) -> None:
     connector, testbed = KubernetesConnector(), _testbed(api)
     run = _place(connector, testbed, _job("sleep 60"))
