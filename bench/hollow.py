@@ -5,9 +5,8 @@ does not share the benchmark's interpreter with the monitor it measures).
 kubelet off (`run_containers=False`: pods are scheduled and reported Running, no process is
 started, as Kubemark's hollow nodes do) and one node each with room for thousands of pods.
 It prints one JSON line, the kubeconfig of each, then answers lines on stdin:
-`calls` -> a JSON line with the requests each double has served; `submissions` -> a JSON
-line with, for every Job name, how many times a Job of that name was submitted (POST, taken or
-refused as AlreadyExists); `quit` (or EOF) stops.
+`submissions` -> a JSON line with, for every Job name, how many times a Job of that name was
+submitted (POST, taken or refused as AlreadyExists); `quit` (or EOF) stops.
 """
 
 from __future__ import annotations
@@ -59,9 +58,7 @@ def main() -> int:
     try:
         print(json.dumps([api.kubeconfig() for api in doubles]), flush=True)
         for line in sys.stdin:
-            if line.strip() == "calls":
-                print(json.dumps([sum(api.calls.values()) for api in doubles]), flush=True)
-            elif line.strip() == "submissions":
+            if line.strip() == "submissions":
                 merged: Counter[str] = Counter()
                 for api in doubles:
                     merged.update(api.submitted)

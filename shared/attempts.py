@@ -70,6 +70,12 @@ _policies: dict[uuid.UUID, Policy] = {}
 _POLICIES_KEPT = 4096
 
 
+def known_policy(run: Run) -> Policy | None:
+    """The run's policy when this process has read it before (no query), else None."""
+    parent_id = run.inspection_id or run.deployment_id
+    return _policies.get(parent_id) if parent_id is not None else None
+
+
 def policy(session: Session, run: Run) -> Policy:
     parent_id = run.inspection_id or run.deployment_id
     if parent_id is not None and parent_id in _policies:

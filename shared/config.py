@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         False, description="Accept and pin a testbed's unknown SSH host key on first connect."
     )
     ssh_timeout_s: float = Field(30.0, description="Remote commands on testbeds give up after.")
+    ssh_keepalive_s: float = Field(
+        15.0,
+        gt=0,
+        description="SSH connections to testbeds send a keepalive this often; three unanswered "
+        "and the connection is lost (a host cut off is noticed in about three times this).",
+    )
     log_watch_s: float = Field(
         60.0,
         gt=0,

@@ -120,13 +120,16 @@ def queue_timeout(
     """Withdraw a run that has waited in its testbed's queue past its `queue_timeout_s`
     (cancelled, acknowledged by the scheduler) and queue it for another testbed, when its
     policy retries on `no_capacity`. True when it was withdrawn."""
+    rules = attempts.known_policy(run)  # each cycle asks for every queued run: no query
+    if rules is None:
+        with worker.transaction() as session:
+            rules = attempts.policy(session, run)
+    limit = rules.queue_timeout_s
+    if limit is None or rules.pinned or run.placed_at is None:
+        return False
+    if now - run.placed_at <= timedelta(seconds=limit):
+        return False
     with worker.transaction() as session:
-        rules = attempts.policy(session, run)
-        limit = rules.queue_timeout_s
-        if limit is None or rules.pinned or run.placed_at is None:
-            return False
-        if now - run.placed_at <= timedelta(seconds=limit):
-            return False
         if not attempts.again(session, run, "no_capacity", rules):
             return False
     tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)

@@ -6,7 +6,7 @@ import json
 import logging
 import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -78,7 +78,10 @@ def _finish(
                 state, reason = "failed", str(collected.status["outputs_error"])
         elif current.cancel_requested:
             state, reason = "cancelled", "cancelled by request"
-        ended = {"state_reason": reason, "hwinfo": hwinfo, "exit_code": exit_code}
+        ended: dict[str, Any] = {"state_reason": reason, "hwinfo": hwinfo, "exit_code": exit_code}
+        began = _started(collected.status) if current.started_at is None else None
+        if began is not None:  # it ran and ended between two looks: it started when it says
+            ended["started_at"] = began
         why = attempts.REASONS.get(state)
         rules = attempts.policy(session, current)
         if why is not None and attempts.again(session, current, why, rules):
@@ -104,6 +107,18 @@ def _finish(
     if retry_in is not None:
         _keep_log(store, run)
         send("deployer.place", str(run.id), countdown=retry_in or None)
+
+
+def _started(status: dict[str, Any]) -> datetime | None:
+    """When the run's command started, as its testbed recorded it (ISO 8601, UTC)."""
+    text = status.get("start")
+    if not isinstance(text, str):
+        return None
+    try:
+        began = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return began if began.tzinfo is not None else began.replace(tzinfo=UTC)
 
 
 def _run_state(state: str) -> str:

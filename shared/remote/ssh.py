@@ -44,6 +44,7 @@ class Target:
     max_sessions: int = 10
     shells: int = 2
     connect_timeout_s: float = 10.0
+    keepalive_s: float = 15.0  # a keepalive every this long; 3 unanswered: the connection is lost
 
     @property
     def address(self) -> str:
@@ -284,7 +285,7 @@ class Pool:
                     client_keys=[asyncssh.import_private_key(target.private_key)],
                     known_hosts=known_hosts,
                     agent_path=None,
-                    keepalive_interval=15,
+                    keepalive_interval=target.keepalive_s,
                     keepalive_count_max=3,
                     login_timeout=target.connect_timeout_s,
                 ),

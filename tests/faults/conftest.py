@@ -215,6 +215,7 @@ def fault_stack(
         "TESSERA_RECONCILE_AFTER_S": "10",
         "TESSERA_LOST_AFTER_S": "15",
         "TESSERA_SSH_TIMEOUT_S": "10",
+        "TESSERA_SSH_KEEPALIVE_S": "2",  # a cut host is noticed in ~6 s
         "TESSERA_INVENTORY_CACHE_S": "0.5",
         "TESSERA_RATE_LIMIT_PER_S": "0",
     }

@@ -73,7 +73,7 @@ def test_the_skeleton_spreads_over_testbeds(
 def test_a_testbed_lost_mid_map_is_survived(
     stack: Stack, client: httpx.Client, testbed: Any, ssh_host: str
 ) -> None:
-    body = skeleton(["local", SLURM, SSH], nap=25)
+    body = skeleton(["local", SLURM, SSH], nap=10)  # the SSH host's copies run when it is cut
     body["name"] = "lost-testbed"
     workflow_id = submit(client, body)
     deadline = time.monotonic() + 120

@@ -79,6 +79,7 @@ class SlurmConnector:
             private_key=key,
             host_key=config.host_key,
             trust_on_first_use=get_settings().ssh_trust_on_first_use,
+            keepalive_s=get_settings().ssh_keepalive_s,
             max_sessions=config.max_sessions,
             # As many shells as the deployer has threads, leaving channels for SFTP and srun.
             shells=max(1, min(4, config.max_sessions - 4)),

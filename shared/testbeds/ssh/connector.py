@@ -85,6 +85,7 @@ class SshConnector:
             private_key=key,
             host_key=host.host_key,
             trust_on_first_use=get_settings().ssh_trust_on_first_use,
+            keepalive_s=get_settings().ssh_keepalive_s,
             max_sessions=max_sessions,
             shells=max(1, min(4, max_sessions - 4)),
         )

@@ -115,3 +115,60 @@ def test_only_watched_logs_are_copied_while_running(
     assert tasks.poll() == 2
     assert fetched == [ids[1]]
     assert worker.store().get(f"runs/{ids[1]}/log") == b"partial\n"
+
+
+def test_a_run_that_ended_between_two_looks_starts_when_its_testbed_says(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never seen running: its start comes from the status the testbed left; a running run
+    still running is not loaded whole (the glance is enough)."""
+    from datetime import UTC, datetime
+
+    from services import worker
+    from services.monitor import tasks
+    from shared.db.migrate import upgrade
+    from shared.db.models import Deployment, Project, Run, RunAttempt, Testbed
+    from shared.testbeds.base import Collected, Observation
+
+    upgrade(settings.db_url)
+    with worker.transaction() as session:
+        testbed = Testbed(name="lab", kind="slurm", config={}, state="online")
+        project = Project(name="p")
+        session.add_all([testbed, project])
+        session.flush()
+        deployment = Deployment(
+            project_id=project.id, specification={}, batch_size=2, state="running"
+        )
+        session.add(deployment)
+        session.flush()
+        quick = Run(project_id=project.id, deployment_id=deployment.id, index=0, state="placed")
+        steady = Run(project_id=project.id, deployment_id=deployment.id, index=1, state="running")
+        for run in (quick, steady):
+            run.testbed_id, run.node_name, run.backend_ref, run.attempt = testbed.id, "vm", "7", 1
+        session.add_all([quick, steady])
+        session.flush()
+        session.add(RunAttempt(run_id=quick.id, number=1, key=quick.id, state="placed"))
+        quick_id, steady_id = quick.id, steady.id
+
+    class Connector:
+        def observe(self, testbed: Testbed, tracked: list[object]) -> dict[object, Observation]:
+            return {quick_id: Observation("ended"), steady_id: Observation("running")}
+
+        def collect(self, testbed: Testbed, tracked: object, cap: int) -> Collected:
+            status = {"exit_code": 0, "start": "2026-12-01T10:00:00.250Z"}
+            return Collected(status, {}, b"", b"", b"")
+
+    loaded: list[object] = []
+    follow = tasks._follow
+    monkeypatch.setattr(
+        tasks, "_follow", lambda tb, run, *a: loaded.append(run.id) or follow(tb, run, *a)
+    )
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: Connector())
+    assert tasks.poll() == 2
+    assert loaded == [quick_id]
+    began = datetime(2026, 12, 1, 10, 0, 0, 250000, tzinfo=UTC)
+    with worker.transaction() as session:
+        run = session.get(Run, quick_id)
+        assert run is not None and run.state == "succeeded" and run.started_at == began
+        attempt = session.query(RunAttempt).filter(RunAttempt.run_id == quick_id).one()
+        assert attempt.started_at == began
