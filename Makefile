@@ -63,8 +63,9 @@ bench: install services
 	$(BIN)/python bench/ec2.py
 	$(BIN)/python bench/workflow.py
 
-# 10,000 active runs over 10 hollow Kubernetes testbeds, and launch latency on the local,
-# SLURM and Kubernetes testbeds (about 12 minutes): bench/README.md.
+# 10,000 active runs over 10 testbeds (8 hollow Kubernetes clusters, the SLURM test cluster,
+# an SSH host), and launch latency on the local, SLURM and Kubernetes testbeds (about 10
+# minutes): bench/README.md.
 bench-scale: install services
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/launch.py

@@ -2,10 +2,12 @@
 monitor replica taking over from one killed with -9 (`make bench-scale`; bench/README.md).
 
 Real: PostgreSQL, Redis, the API process, the monitor's own cycle code (services/monitor:
-leases, reads by index, the Kubernetes connector's batched observe, live logs, compare-and-set
-updates) in monitor processes of its own, the Kubernetes connector's placements. Hollow: the
-ten clusters are the API server test double with its kubelet off (bench/hollow.py): pods are
-scheduled and reported Running and no container runs, as Kubemark's hollow nodes.
+leases, the glance by index, each connector's batched observe, compare-and-set updates) in
+monitor processes of its own, the Kubernetes and SLURM connectors' placements, the SLURM test
+cluster (its partition down: the jobs queue) and an SSH host over sshd. Hollow: the Kubernetes
+clusters are the API server test double with its kubelet off (bench/hollow.py): pods are
+scheduled and reported Running and no container runs, as Kubemark's hollow nodes; the SSH
+runs are folders as a running runner leaves them, their locks held by one process.
 
 Prints name=value lines on stdout, the rest on stderr.
 """

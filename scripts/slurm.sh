@@ -72,6 +72,8 @@ SlurmdLogFile=/var/log/slurm/slurmd.log
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=/var/log/slurm/jobcomp.log
+# Batch jobs start when they can: Slurm may otherwise hold them up to 3 s (batch_sched_delay).
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 MaxJobCount=20000
 DefMemPerCPU=256
 MinJobAge=600
