@@ -21,7 +21,6 @@ runs. Refresh is one list of nodes and one of pods (GPUs in use).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -32,7 +31,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 from shared.db.models import Testbed
@@ -41,7 +39,13 @@ from shared.testbeds.kubernetes import nodes as knodes
 from shared.testbeds.kubernetes import outputs as koutputs
 from shared.testbeds.kubernetes import parse as kparse
 from shared.testbeds.kubernetes import render as kjobs
-from shared.testbeds.kubernetes.client import Client, KubeError, make_client, status_message
+from shared.testbeds.kubernetes.client import (
+    Client,
+    KubeError,
+    loads,
+    make_client,
+    status_message,
+)
 from shared.testbeds.kubernetes.config import KubernetesConfig
 
 KIND = "kubernetes"
@@ -63,20 +67,6 @@ class _Seen:
     pods: list[dict[str, Any]]
     log_fetched_at: float = 0.0
     running_pod: str | None = None
-
-
-def _loads(raw: bytes) -> Any:
-    """A list of thousands of pods parsed with orjson (3x faster than json) and the cyclic
-    collector paused: parsed JSON has no cycles, and the hundred thousand dicts of one list
-    would otherwise set off full collections over the whole process (most of a parse's time
-    at 1,000 pods per testbed)."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return orjson.loads(raw)
-    finally:
-        if paused:
-            gc.enable()
 
 
 class KubernetesConnector:
@@ -133,7 +123,7 @@ class KubernetesConnector:
 
     def _json(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:
         response = self._call(what, call)
-        data = _loads(response.data)
+        data = loads(response.data)
         return data if isinstance(data, dict) else {}
 
     # ---- discovery --------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shared.config import Settings
@@ -76,31 +78,14 @@ def test_only_watched_logs_are_copied_while_running(
 
     from services import worker
     from services.monitor import tasks
-    from shared.db.migrate import upgrade
-    from shared.db.models import Deployment, Project, Run, Testbed, utcnow
+    from shared.db.models import Run, Testbed, utcnow
     from shared.testbeds.base import Observation
 
-    upgrade(settings.db_url)
+    ids = _runs(settings, ["running", "running"])
     with worker.transaction() as session:
-        testbed = Testbed(name="lab", kind="slurm", config={}, state="online")
-        project = Project(name="p")
-        session.add_all([testbed, project])
-        session.flush()
-        deployment = Deployment(
-            project_id=project.id, specification={}, batch_size=2, state="running"
-        )
-        session.add(deployment)
-        session.flush()
-        runs = [
-            Run(project_id=project.id, deployment_id=deployment.id, index=i, state="running")
-            for i in range(2)
-        ]
-        for run in runs:
-            run.testbed_id, run.node_name, run.backend_ref, run.attempt = testbed.id, "vm", "7", 1
-        runs[1].log_watched_until = utcnow() + timedelta(seconds=60)
-        session.add_all(runs)
-        session.flush()
-        ids = [run.id for run in runs]
+        watched = session.get(Run, ids[1])
+        assert watched is not None
+        watched.log_watched_until = utcnow() + timedelta(seconds=60)
     fetched: list[object] = []
 
     class Connector:
@@ -126,29 +111,12 @@ def test_a_run_that_ended_between_two_looks_starts_when_its_testbed_says(
 
     from services import worker
     from services.monitor import tasks
-    from shared.db.migrate import upgrade
-    from shared.db.models import Deployment, Project, Run, RunAttempt, Testbed
+    from shared.db.models import Run, RunAttempt, Testbed
     from shared.testbeds.base import Collected, Observation
 
-    upgrade(settings.db_url)
+    quick_id, steady_id = _runs(settings, ["placed", "running"])
     with worker.transaction() as session:
-        testbed = Testbed(name="lab", kind="slurm", config={}, state="online")
-        project = Project(name="p")
-        session.add_all([testbed, project])
-        session.flush()
-        deployment = Deployment(
-            project_id=project.id, specification={}, batch_size=2, state="running"
-        )
-        session.add(deployment)
-        session.flush()
-        quick = Run(project_id=project.id, deployment_id=deployment.id, index=0, state="placed")
-        steady = Run(project_id=project.id, deployment_id=deployment.id, index=1, state="running")
-        for run in (quick, steady):
-            run.testbed_id, run.node_name, run.backend_ref, run.attempt = testbed.id, "vm", "7", 1
-        session.add_all([quick, steady])
-        session.flush()
-        session.add(RunAttempt(run_id=quick.id, number=1, key=quick.id, state="placed"))
-        quick_id, steady_id = quick.id, steady.id
+        session.add(RunAttempt(run_id=quick_id, number=1, key=quick_id, state="placed"))
 
     class Connector:
         def observe(self, testbed: Testbed, tracked: list[object]) -> dict[object, Observation]:
@@ -172,3 +140,32 @@ def test_a_run_that_ended_between_two_looks_starts_when_its_testbed_says(
         assert run is not None and run.state == "succeeded" and run.started_at == began
         attempt = session.query(RunAttempt).filter(RunAttempt.run_id == quick_id).one()
         assert attempt.started_at == began
+
+
+def _runs(settings: Settings, states: list[str]) -> list[Any]:
+    """A SLURM testbed's runs in `states` (attempt 1, on node vm, job 7) of one deployment;
+    their ids."""
+    from services import worker
+    from shared.db.migrate import upgrade
+    from shared.db.models import Deployment, Project, Run, Testbed
+
+    upgrade(settings.db_url)
+    with worker.transaction() as session:
+        testbed = Testbed(name="lab", kind="slurm", config={}, state="online")
+        project = Project(name="p")
+        session.add_all([testbed, project])
+        session.flush()
+        deployment = Deployment(
+            project_id=project.id, specification={}, batch_size=len(states), state="running"
+        )
+        session.add(deployment)
+        session.flush()
+        runs = [
+            Run(project_id=project.id, deployment_id=deployment.id, index=i, state=state)
+            for i, state in enumerate(states)
+        ]
+        for run in runs:
+            run.testbed_id, run.node_name, run.backend_ref, run.attempt = testbed.id, "vm", "7", 1
+        session.add_all(runs)
+        session.flush()
+        return [run.id for run in runs]
