@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 30.0
     reconcile_after_s: float = Field(120.0, description="A row idle this long is re-sent.")
     refresh_interval_s: float = 300.0
+    recheck_interval_s: float = Field(
+        30.0,
+        description="How often the testbeds and hosts that do not answer are refreshed "
+        "again (one that comes back is online within this).",
+    )
     # The monitor's loops, each on or off (its beat entry is left out when off).
     poll_enabled: bool = Field(True, description="Poll placed and running runs.")
     reconcile_enabled: bool = Field(True, description="Re-send work stuck in a state.")

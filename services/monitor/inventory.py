@@ -71,11 +71,19 @@ def mark_hosts(
 ) -> None:
     """What a monitor cycle learned of a testbed's hosts: those that did not answer are
     offline since `since` (when the call that found it began: the clock failover reads); an
-    unreachable one that answered is back."""
+    unreachable one that answered is back. A refresh that ended after the call began probed
+    the hosts later, so it knows better: its states stay (a host that came back while the
+    cycle's call was timing out is not put offline again, where no run of it would bring it
+    back before the next refresh)."""
     if not unreachable and not answered:
         return
     now = since or utcnow()
     with worker.transaction() as session:
+        refreshed = session.execute(
+            select(Testbed.refreshed_at).where(Testbed.id == testbed_id)
+        ).scalar_one_or_none()
+        if refreshed is not None and refreshed >= now:
+            return
         rows = session.execute(
             select(Node).where(
                 Node.testbed_id == testbed_id, Node.name.in_([*unreachable, *answered])

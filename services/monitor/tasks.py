@@ -1,15 +1,17 @@
-"""monitor.*: poll runs, collect what finished runs left, refresh inventory, reconcile."""
+"""monitor.*: poll runs, collect what finished runs left, refresh inventory (and recheck
+what does not answer), reconcile."""
 
 from __future__ import annotations
 
 import json
 import logging
 import random
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from services import worker
 from services.monitor import failover, inventory, orphans, workflows
@@ -20,7 +22,7 @@ from shared import attempts, testbeds
 from shared.applications import settle
 from shared.celery_app import celery_app, send
 from shared.config import get_settings
-from shared.db.models import Run, Testbed, utcnow
+from shared.db.models import Node, Run, Testbed, utcnow
 from shared.lifecycle import cas_run, next_in_turn, refresh_parent
 from shared.store import ArtifactStore, run_log_key, run_result_key
 from shared.testbeds.base import Connector, Observation, Observations, Tracked
@@ -290,21 +292,52 @@ def fence() -> int:
 
 
 @app.task(name="monitor.refresh", expires=300)
-def refresh(testbed_id: str | None = None) -> None:
+def refresh(testbed_id: str | None = None) -> int:
     """Re-discover one testbed's nodes, or every testbed's: each in its own units of work, so
-    a testbed that hangs holds no transaction open for the others."""
+    a testbed that hangs holds no transaction open for the others. How many were asked."""
+    query = select(Testbed.id, Testbed.name).where(Testbed.kind.in_(testbeds.KINDS), Testbed.live())
+    if testbed_id is not None:
+        query = query.where(Testbed.id == uuid.UUID(testbed_id))
+    return _refresh_each(query)
+
+
+@app.task(name="monitor.recheck", expires=60)
+def recheck() -> int:
+    """Re-discover the testbeds that do not answer, or have hosts that do not: a host that
+    comes back is online within one recheck interval, whether or not a run of it is followed
+    (the poll only asks the hosts of active runs), not at the next full refresh. One pass at
+    a time in a process: a host that still does not answer holds it a while (up to the SSH
+    connect timeout), and the beat's next ones must not take the worker's other threads."""
+    if not _rechecking.acquire(blocking=False):
+        return 0
+    try:
+        return _recheck()
+    finally:
+        _rechecking.release()
+
+
+_rechecking = threading.Lock()
+
+
+def _recheck() -> int:
+    lost_hosts = select(Node.testbed_id).where(Node.unreachable_since.is_not(None))
+    query = select(Testbed.id, Testbed.name).where(
+        Testbed.kind.in_(testbeds.KINDS),
+        Testbed.live(),
+        or_(Testbed.unreachable_since.is_not(None), Testbed.id.in_(lost_hosts)),
+    )
+    return _refresh_each(query)
+
+
+def _refresh_each(query: Select[uuid.UUID, str]) -> int:
     with worker.transaction() as session:
-        query = select(Testbed.id, Testbed.name).where(
-            Testbed.kind.in_(testbeds.KINDS), Testbed.live()
-        )
-        if testbed_id is not None:
-            query = query.where(Testbed.id == uuid.UUID(testbed_id))
         found = session.execute(query).all()
     for key, name in found:
         try:
             inventory.refresh_testbed(key)
         except Exception:  # one testbed failing must not keep the others stale
             log.exception("refreshing testbed %s failed", name)
+    return len(found)
 
 
 @app.task(name="monitor.reconcile", expires=60)
@@ -333,6 +366,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             settings.refresh_enabled,
             settings.refresh_interval_s,
             settings.refresh_interval_s,
+        ),
+        "recheck": (
+            settings.refresh_enabled,
+            settings.recheck_interval_s,
+            settings.recheck_interval_s,
         ),
         "fence": (settings.poll_enabled, settings.fence_interval_s, settings.fence_interval_s),
         "workflow_tick": (settings.poll_enabled, workflows.TICK_S, workflows.TICK_S * 5),

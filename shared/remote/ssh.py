@@ -301,7 +301,7 @@ class Pool:
                 f"ssh login as {target.user} to {where} refused (check the key)"
             ) from None
         except (TimeoutError, OSError, asyncssh.Error) as error:
-            raise SshError(f"ssh to {where} failed: {error or type(error).__name__}") from None
+            raise SshError(f"ssh to {where} failed: {str(error) or type(error).__name__}") from None
         server_key = connection.get_server_host_key()
         if server_key is not None:
             self.seen_host_keys[target] = server_key.export_public_key("openssh").decode().strip()

@@ -216,6 +216,7 @@ def fault_stack(
         "TESSERA_LOST_AFTER_S": "15",
         "TESSERA_SSH_TIMEOUT_S": "10",
         "TESSERA_SSH_KEEPALIVE_S": "2",  # a cut host is noticed in ~6 s
+        "TESSERA_RECHECK_INTERVAL_S": "5",  # and one that is back within 5 s
         "TESSERA_INVENTORY_CACHE_S": "0.5",
         "TESSERA_RATE_LIMIT_PER_S": "0",
     }

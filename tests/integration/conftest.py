@@ -129,6 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "TESSERA_RECONCILE_AFTER_S": "20",
             "TESSERA_LOST_AFTER_S": "10",
             "TESSERA_SSH_KEEPALIVE_S": "2",  # a cut host is noticed in ~6 s
+            "TESSERA_RECHECK_INTERVAL_S": "5",  # and one that is back within 5 s
             "TESSERA_MAX_SCRIPT_BYTES": "65536",
             "TESSERA_INVENTORY_CACHE_S": "0.5",
             "TESSERA_RATE_LIMIT_PER_S": "0",  # the burst tests send hundreds at once

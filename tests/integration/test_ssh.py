@@ -201,8 +201,10 @@ def test_a_lost_host_is_offline_and_the_other_keeps_working(
         assert run["items"][0]["node_name"] == "tessera-h1"
     finally:
         subprocess.run([script, "up", "tessera-h2"], check=True, capture_output=True)
-    assert admin.post(f"/testbeds/{testbed['id']}/refresh").status_code == 202
-    deadline = time.monotonic() + 120
+    # Nobody asks for a refresh and no run of it is followed: the recheck loop (every 5 s in
+    # the test stack) finds it back.
+    back = time.monotonic()
     while node_states()["tessera-h2"][0] != "online":
-        assert time.monotonic() < deadline, node_states()
+        assert time.monotonic() < back + 60, node_states()
         time.sleep(0.5)
+    print(f"ssh_host_back_s={time.monotonic() - back:.1f}")

@@ -13,7 +13,7 @@ from services.monitor import inventory
 from shared import hardware
 from shared.config import Settings
 from shared.db.migrate import upgrade
-from shared.db.models import Node, Testbed
+from shared.db.models import Node, Testbed, utcnow
 from shared.testbeds.base import Discovery, NodeReport
 
 
@@ -96,6 +96,34 @@ def test_an_unreachable_testbed_is_offline_and_its_nodes_are_left(
             "unreachable: timed out",
         )
     assert set(_nodes(testbed_id)) == {"gone-1"}
+
+
+def test_a_host_that_did_not_answer_is_offline_until_it_answers(testbed_id: uuid.UUID) -> None:
+    asked = utcnow()
+    inventory.mark_hosts(testbed_id, {"gone-1": "ssh to h:22 failed: TimeoutError"}, [], asked)
+    node = _nodes(testbed_id)["gone-1"]
+    assert (node.state, node.state_reason) == (
+        "offline",
+        "unreachable: ssh to h:22 failed: TimeoutError",
+    )
+    assert node.unreachable_since == asked
+    inventory.mark_hosts(testbed_id, {}, ["gone-1"], utcnow())
+    node = _nodes(testbed_id)["gone-1"]
+    assert (node.state, node.state_reason, node.unreachable_since) == ("online", None, None)
+
+
+def test_a_refresh_after_the_call_began_knows_better(testbed_id: uuid.UUID) -> None:
+    asked = utcnow()  # the cycle's call to a host that is down began...
+    with worker.transaction() as session:  # ...the host came back and a refresh found it...
+        inventory.store(session, testbed_id, Discovery((_report("gone-1"),)))
+    # ...and then the call timed out: the host stays online
+    inventory.mark_hosts(testbed_id, {"gone-1": "ssh to h:22 failed: timed out"}, [], asked)
+    assert (_nodes(testbed_id)["gone-1"].state, _nodes(testbed_id)["gone-1"].state_reason) == (
+        "online",
+        None,
+    )
+    inventory.mark_hosts(testbed_id, {"gone-1": "timed out"}, [], utcnow())  # a later call
+    assert _nodes(testbed_id)["gone-1"].state == "offline"
 
 
 def test_a_testbed_deleted_meanwhile_is_skipped(settings: Settings) -> None:

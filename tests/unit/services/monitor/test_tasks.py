@@ -12,17 +12,50 @@ from shared.config import Settings
 def test_the_beat_leaves_out_the_loops_turned_off(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fence loop and the workflows' tick go with the poll: on and off with it."""
+    """The fence loop and the workflows' tick go with the poll, the recheck of what does not
+    answer with the refresh: on and off with it."""
     from services.monitor.tasks import beat_schedule
     from shared.config import get_settings
 
-    assert set(beat_schedule()) == {"poll", "reconcile", "refresh", "fence", "workflow_tick"}
+    loops = {"poll", "reconcile", "refresh", "recheck", "fence", "workflow_tick"}
+    assert set(beat_schedule()) == loops
     monkeypatch.setenv("TESSERA_REFRESH_ENABLED", "false")
     monkeypatch.setenv("TESSERA_POLL_ENABLED", "0")
     get_settings.cache_clear()
     schedule = beat_schedule()
     assert set(schedule) == {"reconcile"}
     assert schedule["reconcile"]["task"] == "monitor.reconcile"
+
+
+def test_a_recheck_refreshes_only_the_testbeds_that_do_not_answer_or_have_hosts_that_do_not(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services import worker
+    from services.monitor import inventory, tasks
+    from shared.db.migrate import upgrade
+    from shared.db.models import Node, Testbed, utcnow
+
+    upgrade(settings.db_url)
+    with worker.transaction() as session:
+        well = Testbed(name="well", kind="ssh", config={}, state="online")
+        cut = Testbed(name="cut", kind="slurm", config={}, state="offline")
+        cut.unreachable_since = utcnow()
+        half = Testbed(name="half", kind="ssh", config={}, state="online")
+        gone = Testbed(name="removed-0123", kind="ssh", config={}, state="offline")
+        gone.unreachable_since = utcnow()
+        session.add_all([well, cut, half, gone])
+        session.flush()
+        session.add(Node(testbed_id=well.id, name="a", hwinfo={}, inventory={}))
+        lost = Node(testbed_id=half.id, name="b", hwinfo={}, inventory={}, state="offline")
+        lost.unreachable_since = utcnow()
+        session.add(lost)
+        expected = {cut.id, half.id}
+    asked: list[object] = []
+    monkeypatch.setattr(inventory, "refresh_testbed", asked.append)
+    assert tasks.recheck() == 2
+    assert set(asked) == expected
+    asked.clear()
+    assert tasks.refresh() == 3 and len(asked) == 3  # a full refresh asks every live testbed
 
 
 def test_a_poll_writes_what_the_testbed_said_of_its_nodes(
