@@ -1055,7 +1055,10 @@ class KubeApi:
         }
         termination_path = container.get("terminationMessagePath", "/dev/termination-log")
         termination = os.path.join(folder, f"termination-{container['name']}")
-        open(termination, "w").close()
+        try:
+            open(termination, "w").close()
+        except FileNotFoundError:  # the pod was deleted, and its folder with it
+            return None
         mapping[termination_path] = termination
 
         def mapped(value: str) -> str:
@@ -1071,7 +1074,11 @@ class KubeApi:
         cwd = mapped(container.get("workingDir") or folder)
         log_path = os.path.join(folder, f"log-{container['name']}")
         started = now()
-        with open(log_path, "wb") as log:
+        try:
+            log = open(log_path, "wb")
+        except FileNotFoundError:
+            return None
+        with log:
             with self.lock:
                 if (namespace, name) not in self.pods:
                     return None

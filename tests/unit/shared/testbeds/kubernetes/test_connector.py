@@ -202,7 +202,12 @@ def test_a_running_run_is_remembered_by_its_pod_name_and_collect_reads_it_afresh
     run = _place(
         connector, testbed, _job("sleep 30", hardware=parse_spec(None)), kj.Target("cpu-1")
     )
-    _until(connector, testbed, run, "running")
+    _until(connector, testbed, run, "running")  # maybe its probe (an init container) yet
+    deadline = time.monotonic() + 20
+    while connector._seen[run.run_id].running_pod is None:  # the main container runs
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+        _until(connector, testbed, run, "running")
     kept = connector._seen[run.run_id]
     assert kept.job is None and kept.pods == [] and kept.running_pod
     connector.cancel(testbed, run)
