@@ -17,11 +17,12 @@ its node back). Withdrawn attempts never ran; they do not count against `retry.a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
@@ -165,6 +166,19 @@ def mark(session: Session, run_id: uuid.UUID, number: int, state: str, **values:
         .values(state=state, **values)
         .execution_options(synchronize_session=False)
     )
+
+
+def mark_running(
+    session: Session, keys: Sequence[tuple[uuid.UUID, int]], started_at: datetime
+) -> None:
+    """Move many attempts (run id, number) to running in one statement."""
+    if keys:
+        session.execute(
+            update(RunAttempt)
+            .where(tuple_(RunAttempt.run_id, RunAttempt.number).in_(list(keys)))
+            .values(state="running", started_at=started_at)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def requeue(session: Session, run: Run, expected: tuple[str, ...], why: str) -> bool:

@@ -8,10 +8,11 @@ import logging
 import random
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 
 from services import worker
 from services.monitor import failover, inventory, orphans, workflows
@@ -139,14 +140,15 @@ def _keep_log(store: ArtifactStore, run: Run) -> None:
 
 def _follow(
     testbed: Testbed, run: Run, seen: Observation, connector: Connector, now: datetime
-) -> None:
-    """Bring one run's row in step with what its testbed reports."""
+) -> bool:
+    """Bring one run's row in step with what its testbed reports. True for a placed run
+    first seen running: the caller marks those together (_mark_running)."""
     if seen.state == "ended":
         _finish(testbed, run, connector)
-        return
+        return False
     if seen.state == "interrupted":  # the testbed took its machine back (a spot instance)
         _finish(testbed, run, connector, "interrupted", seen.reason)
-        return
+        return False
     if seen.state == "gone":
         placed_at = run.placed_at or run.updated_at
         if now - placed_at > timedelta(seconds=get_settings().lost_after_s):
@@ -158,7 +160,7 @@ def _follow(
                 "the run ended without recording an end "
                 "(its node restarted, or its process or job was killed)",
             )
-        return
+        return False
     if run.log_watched_until is not None and run.log_watched_until > now:  # someone reads it
         store = worker.store()
         tracked = Tracked(attempts.current_key(run), run.backend_ref, run.node_name)
@@ -167,15 +169,37 @@ def _follow(
         if data is not None:
             store.put(run_log_key(run.id), data)
     if seen.state == "running" and run.state == "placed":
-        with worker.transaction() as session:
-            if cas_run(session, run.id, ["placed"], "running", started_at=now, state_reason=None):
-                attempts.mark(session, run.id, run.attempt, "running", started_at=now)
-                refresh_parent(session, session.get(Run, run.id))
-    elif seen.state == "pending" and run.state == "placed":
+        return True
+    if seen.state == "pending" and run.state == "placed":
         if seen.reason and seen.reason != run.state_reason:
             with worker.transaction() as session:
                 cas_run(session, run.id, ["placed"], "placed", state_reason=seen.reason)
         failover.queue_timeout(testbed, run, connector, seen.reason, now)
+    return False
+
+
+def _mark_running(runs: Sequence[Run], now: datetime) -> int:
+    """Placed runs first seen running, in one unit of work: one UPDATE of the runs still
+    placed, one of their attempts, and each parent recomputed once (a deployment of a
+    thousand runs that start in one cycle is counted once, not a thousand times). Parents
+    are locked in one order, so two monitors marking runs of one parent cannot deadlock.
+    How many moved."""
+    if not runs:
+        return 0
+    with worker.transaction() as session:
+        moved = session.execute(
+            update(Run)
+            .where(Run.id.in_([r.id for r in runs]), Run.state == "placed")
+            .values(state="running", started_at=now, state_reason=None, updated_at=now)
+            .returning(Run.id, Run.attempt, Run.inspection_id, Run.deployment_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        attempts.mark_running(session, [(r.id, r.attempt) for r in moved], now)
+        for inspection_id in sorted({r.inspection_id for r in moved if r.inspection_id}):
+            refresh_parent(session, inspection_id=inspection_id)
+        for deployment_id in sorted({r.deployment_id for r in moved if r.deployment_id}):
+            refresh_parent(session, deployment_id=deployment_id)
+    return len(moved)
 
 
 def _store_nodes(testbed: Testbed, seen: Observations, asked_at: datetime) -> None:
@@ -251,14 +275,21 @@ def _poll_testbed(testbed: Testbed) -> int:
             runs.update(
                 (r.id, r) for r in session.execute(select(Run).where(Run.id.in_(ids))).scalars()
             )
+    starting: list[Run] = []
     for key, row in acting:
         run = runs.get(row.id)
         if run is None or run.attempt != row.attempt or run.state not in ACTIVE:
             continue  # moved on since the glance
         try:
-            _follow(testbed, run, seen[key], connector, now)
+            if _follow(testbed, run, seen[key], connector, now):
+                starting.append(run)
         except Exception:
             log.exception("following run %s failed", run.id)
+    for at in range(0, len(starting), _CHUNK):
+        try:
+            _mark_running(starting[at : at + _CHUNK], now)
+        except Exception:  # they are still placed: the next cycle marks them
+            log.exception("marking runs of testbed %s running failed", testbed.name)
     return len(rows)
 
 

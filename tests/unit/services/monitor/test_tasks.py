@@ -202,3 +202,55 @@ def _runs(settings: Settings, states: list[str]) -> list[Any]:
         session.add_all(runs)
         session.flush()
         return [run.id for run in runs]
+
+
+def test_runs_first_seen_running_are_marked_together_and_their_parent_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One UPDATE of the runs, one of their attempts, one recount of the deployment; a run
+    that moved on since the glance (here: cancelled meanwhile) is left as it is."""
+    from services import worker
+    from services.monitor import tasks
+    from shared.db.models import Deployment, Run, RunAttempt, Testbed
+    from shared.testbeds.base import Observation
+
+    ids = _runs(settings, ["placed", "placed", "placed"])
+    with worker.transaction() as session:
+        for run_id in ids:
+            session.add(RunAttempt(run_id=run_id, number=1, key=run_id, state="placed"))
+        first = session.get(Run, ids[0])
+        assert first is not None
+        deployment = session.get(Deployment, first.deployment_id)
+        assert deployment is not None
+        deployment.state = "placed"
+        deployment_id = deployment.id
+
+    class Connector:
+        def observe(self, testbed: Testbed, tracked: list[object]) -> dict[object, Observation]:
+            with worker.transaction() as session:  # cancelled while the testbed was asked
+                run = session.get(Run, ids[2])
+                assert run is not None
+                run.state = "cancelled"
+            return {run_id: Observation("running") for run_id in ids}
+
+    recounted: list[object] = []
+    refresh_parent = tasks.refresh_parent
+    monkeypatch.setattr(
+        tasks,
+        "refresh_parent",
+        lambda session, **of: recounted.append(of) or refresh_parent(session, **of),
+    )
+    monkeypatch.setattr(tasks.testbeds, "connector", lambda kind: Connector())
+    assert tasks.poll() == 3
+    assert recounted == [{"deployment_id": deployment_id}]
+    with worker.transaction() as session:
+        states = {r.id: (r.state, r.started_at is not None) for r in session.query(Run)}
+        assert states == {
+            ids[0]: ("running", True),
+            ids[1]: ("running", True),
+            ids[2]: ("cancelled", False),
+        }
+        attempts = {a.run_id: a.state for a in session.query(RunAttempt)}
+        assert attempts == {ids[0]: "running", ids[1]: "running", ids[2]: "placed"}
+        deployment = session.get(Deployment, deployment_id)
+        assert deployment is not None and deployment.state == "running"
