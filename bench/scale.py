@@ -14,6 +14,7 @@ Prints name=value lines on stdout, the rest on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 TESTBEDS = int(os.environ.get("BENCH_SCALE_TESTBEDS", "10"))
 PER_TESTBED = int(os.environ.get("BENCH_SCALE_RUNS", "1000"))
-REQUESTS = int(os.environ.get("BENCH_SCALE_REQUESTS", "300"))
+REQUESTS = int(os.environ.get("BENCH_SCALE_REQUESTS", "1000"))
+WORKER_NICE = int(os.environ.get("TESSERA_WORKER_NICE", "10"))  # the monitor's
 PAUSE_S = 0.5  # between a monitor's cycles, as TESSERA_POLL_INTERVAL_S
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres:tessera@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379") + "/14"
@@ -467,6 +470,20 @@ def place_all(bench: Bench, testbeds: list[Any], project_id: uuid.UUID, per_test
     return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def busy_loop(nice: int) -> Iterator[None]:
+    """A process that spins and does nothing else (no I/O, no memory to speak of), at `nice`:
+    what any busy process beside the API costs it on this machine."""
+    spin = f"import os\nos.nice({nice})\nwhile True:\n    pass\n"
+    process = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
 def api_latencies(url: str, token: str, run_id: str, inspection_id: str) -> dict[str, float]:
     """p99 in seconds of the three calls the issue names, REQUESTS of each (after a warm-up
     round), timed by a client process of its own: this one has placed 10,000 runs, and its
@@ -664,6 +681,10 @@ def measure(bench: Bench) -> int:
     monitor_a.send_signal(signal.SIGSTOP)  # the same rows, no cycle beside: what data costs
     try:
         log(f"loaded p99, the monitor stopped: {api_latencies(url, token, run_id, inspection_id)}")
+        # The reference: the same, beside a process that only spins, at the monitor's nice.
+        with busy_loop(WORKER_NICE):
+            beside_loop = api_latencies(url, token, run_id, inspection_id)
+        log(f"loaded p99, the monitor stopped, a busy loop beside: {beside_loop}")
     finally:
         monitor_a.send_signal(signal.SIGCONT)
     # Remote calls: what the monitor's connectors made in 3 cycles, over the testbeds polled.
@@ -675,6 +696,7 @@ def measure(bench: Bench) -> int:
     loaded_rss = cycles(first)[-1]["rss"]
     per_run = (loaded_rss - tenth_rss) / (total - TESTBEDS * tenth)
     ratio = max(loaded[name] / idle[name] for name in idle)
+    busy_ratio = max(loaded[name] / beside_loop[name] for name in idle)
 
     # A second monitor shares the testbeds; the first is killed with -9 mid-cycle.
     second = bench.monitor("monitor-b")
@@ -699,6 +721,7 @@ def measure(bench: Bench) -> int:
     print(f"scale_monitor_cycle_s={cycle_s:.2f}")
     print(f"scale_remote_calls_per_testbed={calls_per_testbed:.1f}")
     print(f"scale_api_p99_ratio={ratio:.2f}")
+    print(f"scale_api_p99_busy_loop_ratio={busy_ratio:.2f}")
     print(f"scale_worker_bytes_per_run={per_run:.0f}")
     print(f"scale_monitor_takeover_cycles={takeover}")
     print(f"scale_double_placements={doubles}")
