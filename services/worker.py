@@ -3,9 +3,11 @@ the bookkeeping of its calls to testbeds (a testbed that cannot be reached is of
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy.orm import Session
@@ -74,3 +76,21 @@ def mark_online(testbed_id: uuid.UUID, name: str = "") -> bool:
     except Exception:
         log.exception("could not mark testbed %s online", name or testbed_id)
         return False
+
+
+def one_at_a_time(work: Callable[[], int]) -> Callable[[], int]:
+    """`work` one pass at a time in this process: a call while a pass runs returns 0 at once
+    (for loops whose pass can wait out a host that does not answer: the beat's next calls
+    must not take the worker's other threads)."""
+    lock = threading.Lock()
+
+    @functools.wraps(work)
+    def solo() -> int:
+        if not lock.acquire(blocking=False):
+            return 0
+        try:
+            return work()
+        finally:
+            lock.release()
+
+    return solo

@@ -11,7 +11,6 @@ runner (or job) and records what it did as superseded, never as the run's result
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -150,21 +149,10 @@ def queue_timeout(
     return True
 
 
-_fencing = threading.Lock()
-
-
+@worker.one_at_a_time
 def fence() -> int:
     """Stop the runners of superseded attempts whose host answers again; how many were.
     One pass at a time in a process: a host that still does not answer holds it a while."""
-    if not _fencing.acquire(blocking=False):
-        return 0
-    try:
-        return _fence()
-    finally:
-        _fencing.release()
-
-
-def _fence() -> int:
     with worker.transaction() as session:
         rows = session.execute(
             select(RunAttempt, Testbed)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -333,24 +332,13 @@ def refresh(testbed_id: str | None = None) -> int:
 
 
 @app.task(name="monitor.recheck", expires=60)
+@worker.one_at_a_time
 def recheck() -> int:
     """Re-discover the testbeds that do not answer, or have hosts that do not: a host that
     comes back is online within one recheck interval, whether or not a run of it is followed
     (the poll only asks the hosts of active runs), not at the next full refresh. One pass at
-    a time in a process: a host that still does not answer holds it a while (up to the SSH
-    connect timeout), and the beat's next ones must not take the worker's other threads."""
-    if not _rechecking.acquire(blocking=False):
-        return 0
-    try:
-        return _recheck()
-    finally:
-        _rechecking.release()
-
-
-_rechecking = threading.Lock()
-
-
-def _recheck() -> int:
+    a time in a process: a host that still does not answer holds it up to the SSH connect
+    timeout."""
     lost_hosts = select(Node.testbed_id).where(Node.unreachable_since.is_not(None))
     query = select(Testbed.id, Testbed.name).where(
         Testbed.kind.in_(testbeds.KINDS),

@@ -1,4 +1,5 @@
-"""A worker's calls to testbeds: unreachable means offline, an answer means online again."""
+"""A worker's calls to testbeds: unreachable means offline, an answer means online again; loops
+that run one pass at a time."""
 
 from __future__ import annotations
 
@@ -41,3 +42,24 @@ def test_other_errors_leave_the_testbed_alone(settings: Settings) -> None:
     with worker.transaction() as session:
         stored = session.get(Testbed, row.id)
         assert stored is not None and stored.state == "online"
+
+
+def test_one_pass_at_a_time_a_second_call_returns_at_once() -> None:
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    @worker.one_at_a_time
+    def slow() -> int:
+        inside.set()
+        release.wait(10)
+        return 7
+
+    results: list[int] = []
+    first = threading.Thread(target=lambda: results.append(slow()))
+    first.start()
+    assert inside.wait(10)
+    assert slow() == 0  # a pass runs: this call does nothing
+    release.set()
+    first.join(10)
+    assert results == [7] and slow() == 7 and slow.__name__ == "slow"
