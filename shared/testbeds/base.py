@@ -96,6 +96,12 @@ class Unreachable(Exception):
     """
 
 
+class RenderError(ValueError):
+    """The run cannot be expressed safely for its testbed (a value its scheduler could misread,
+    a name the API would refuse, a size over a limit): the run fails with this text as its
+    reason, and nothing is sent."""
+
+
 class NoCapacity(Exception):
     """The node cannot start the run now (what it asks is held by other runs): the run stays
     queued and its placement is tried again."""

@@ -28,6 +28,7 @@ from shared.testbeds.base import (
     NoCapacity,
     Observation,
     Observations,
+    RenderError,
     Tracked,
     Unreachable,
 )
@@ -86,7 +87,7 @@ class Ec2Connector(Ec2Api):
         store = self.store()
         try:
             bundle = render.bundle(job, self._node_files)
-        except render.RenderError as error:
+        except RenderError as error:
             return f"error:{error}"[:250]
         expires = int(job.timeout_s) + 6 * 3600
         store.put(render.bundle_key(testbed.id, run_id, "bundle.tar.gz"), bundle)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.local import render as local_render
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -34,10 +34,6 @@ TAG_TESTBED, TAG_RUN, TAG_ATTEMPT, TAG_KEY = (
     "tessera:attempt",
     "tessera:key",
 )
-
-
-class RenderError(ValueError):
-    """The run cannot be put on an instance as asked (its text is the run's reason)."""
 
 
 def results_prefix(testbed_id: object) -> str:

@@ -34,7 +34,15 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ValidationError
 
 from shared.db.models import Testbed
-from shared.testbeds.base import Collected, Discovery, Job, NodeReport, Observation, Tracked
+from shared.testbeds.base import (
+    Collected,
+    Discovery,
+    Job,
+    NodeReport,
+    Observation,
+    RenderError,
+    Tracked,
+)
 from shared.testbeds.kubernetes import nodes as knodes
 from shared.testbeds.kubernetes import outputs as koutputs
 from shared.testbeds.kubernetes import parse as kparse
@@ -209,7 +217,7 @@ class KubernetesConnector:
         kube = self.client(testbed)
         try:
             manifest, configmap = kjobs.render(job, run_id, testbed.id, target, kube.config)
-        except (kjobs.RenderError, koutputs.OutputsError) as error:
+        except (RenderError, koutputs.OutputsError) as error:
             return f"error:{error}"[:250]
         return self.submit(testbed, manifest, configmap)
 

@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any
 
 from shared import hwinfo
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.kubernetes import nodes, outputs
 from shared.testbeds.kubernetes.config import (
     DNS_SUBDOMAIN,
@@ -61,10 +61,6 @@ CONFIGMAP_MAX_BYTES = 1024 * 1024 - 16 * 1024
 DEADLINE_MARGIN_S = 600
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _K8S_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
-
-
-class RenderError(ValueError):
-    """The run cannot be expressed as a valid Job on this testbed."""
 
 
 def job_name(run_id: uuid.UUID) -> str:

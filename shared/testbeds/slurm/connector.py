@@ -34,6 +34,7 @@ from shared.testbeds.base import (
     NodeReport,
     Observation,
     Observations,
+    RenderError,
     Tracked,
     Unreachable,
 )
@@ -198,7 +199,7 @@ class SlurmConnector:
             try:
                 large = render.uploads(job, run_id, cluster)
                 text = render.script(job, run_id, node, cluster, self.lib(target, base))
-            except render.RenderError as error:
+            except RenderError as error:
                 return f"error:{error}"[:250]
             if large:
                 self.ssh.put(target, large, make_dirs=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.hardware import HardwareSpec, model_matches
 from shared.testbeds import containers
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.slurm import images, nodes, parse
 from shared.testbeds.slurm.config import SAFE_VALUE
 from shared.testbeds.slurm.parse import SECTION
@@ -36,10 +36,6 @@ FILE_END = "TESSERA_FILE_END"  # cannot be a line of base64
 # A claimed placement with no job yet may be inside sbatch (MessageTimeout is 10 s by default).
 CLAIM_WAIT_S = 15
 q = shlex.quote
-
-
-class RenderError(ValueError):
-    """The run cannot be expressed safely for this cluster (a value sbatch could misread)."""
 
 
 def safe(value: str, what: str) -> str:

@@ -32,11 +32,11 @@ from shared.testbeds.base import (
     NodeReport,
     Observation,
     Observations,
+    RenderError,
     Tracked,
     Unreachable,
 )
 from shared.testbeds.slurm.parse import json_object
-from shared.testbeds.slurm.render import RenderError
 from shared.testbeds.ssh import host as host_script
 from shared.testbeds.ssh import nodes, parse, render
 from shared.testbeds.ssh.config import SshConfig, SshHost

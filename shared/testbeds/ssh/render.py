@@ -19,9 +19,8 @@ from typing import Any
 from shared import hardware
 from shared.config import Settings
 from shared.testbeds import containers
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.local import render as local_render
-from shared.testbeds.slurm.render import RenderError
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.ec2 import render
 
 KEY = uuid.uuid4()
@@ -33,7 +33,7 @@ def test_the_bundle_holds_the_run_folder() -> None:
     assert names["script"].mode == 0o755
     assert spec["argv"] == ["/bin/sh", f"{render.PLACEHOLDER}/script"]
     assert spec["env"]["PATH"].startswith(f"{render.PLACEHOLDER}/venv/bin:")
-    with pytest.raises(render.RenderError):
+    with pytest.raises(RenderError):
         render.bundle(_job(image="registry/x:1"), {})
 
 

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 
 from shared.hardware import parse_spec
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.kubernetes import parse as kp
 from shared.testbeds.kubernetes import render as kj
 from shared.testbeds.kubernetes.config import KubernetesConfig, Toleration
@@ -152,7 +152,7 @@ def test_the_command_is_given_as_it_is() -> None:
         "--",
         "/tessera/run/script",
     ]
-    with pytest.raises(kj.RenderError, match="no command"):
+    with pytest.raises(RenderError, match="no command"):
         kj.command_of(_job(script=None, argv=[]))
     cpu_only = kj.render(_job(hardware=parse_spec(None)), RUN, TESTBED, kj.Target("n1"), CONFIG)
     assert "env" not in cpu_only[0]["spec"]["template"]["spec"]["initContainers"][0]
@@ -229,7 +229,7 @@ def test_cpu_flags_arch_and_labels_become_selectors() -> None:
 def test_what_cannot_be_rendered_safely_is_refused(
     job: Job, target: kj.Target, config: KubernetesConfig, words: str
 ) -> None:
-    with pytest.raises(kj.RenderError, match=words):
+    with pytest.raises(RenderError, match=words):
         kj.render(job, RUN, TESTBED, target, config)
 
 

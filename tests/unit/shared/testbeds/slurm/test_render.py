@@ -15,7 +15,7 @@ import pytest
 
 from shared import hwinfo, runner
 from shared.hardware import parse_spec
-from shared.testbeds.base import Job
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.slurm import render
 
 ROOT = Path(__file__).resolve().parents[5]
@@ -80,7 +80,7 @@ def test_a_runs_own_slurm_options_override_the_testbeds() -> None:
         "--partition", "--account", "--qos", "--reservation")] == [
         "--partition=big", "--account=proj-1", "--qos=high", "--reservation=maint"
     ]  # fmt: skip
-    with pytest.raises(render.RenderError, match="reservation"):
+    with pytest.raises(RenderError, match="reservation"):
         render.options(_job(slurm={"reservation": "x\n#SBATCH --uid=0"}), RUN, "n", cluster)
 
 
@@ -100,9 +100,9 @@ def test_gres_type_from_the_nodes_types_without_a_map() -> None:
 
 
 def test_unsafe_option_values_are_refused() -> None:
-    with pytest.raises(render.RenderError, match="partition"):
+    with pytest.raises(RenderError, match="partition"):
         render.options(_job(), RUN, "n", _cluster(partition="gpu\n#SBATCH --uid=0"))
-    with pytest.raises(render.RenderError, match="file path"):
+    with pytest.raises(RenderError, match="file path"):
         render.script(_job(files=[("../x", b"", False)]), RUN, "n", _cluster(), "/lib")
 
 
@@ -124,7 +124,7 @@ def test_runner_job_keeps_user_strings_as_data() -> None:
 
 
 def test_image_needs_a_container_runtime() -> None:
-    with pytest.raises(render.RenderError, match="container runtime"):
+    with pytest.raises(RenderError, match="container runtime"):
         render.runner_job(_job(image="alpine:3"), RUN, _cluster())
     spec = render.runner_job(_job(image="alpine:3"), RUN, _cluster(node_runtimes={"apptainer"}))
     assert spec["argv"][:2] == ["apptainer", "exec"]  # type: ignore[index]

@@ -10,8 +10,7 @@ import pytest
 
 from shared.config import Settings
 from shared.hardware import parse_spec
-from shared.testbeds.base import Job
-from shared.testbeds.slurm.render import RenderError
+from shared.testbeds.base import Job, RenderError
 from shared.testbeds.ssh import render
 
 GPUS = [
