@@ -51,6 +51,7 @@ def main() -> int:
     from shared.testbeds.base import Job, Tracked
     from shared.testbeds.kubernetes import render as kj
     from shared.testbeds.kubernetes.connector import KubernetesConnector
+    from shared.testbeds.kubernetes.schedule import Target
     from tests.kubeapi import KubeApi, node
 
     nodes = [
@@ -83,7 +84,7 @@ def main() -> int:
         )
         connector = KubernetesConnector()
         config = connector.client(testbed).config
-        target = kj.Target("gpu-0", "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu", {}, [])
+        target = Target("gpu-0", "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu", {}, [])
 
         def place(run_id: uuid.UUID) -> Tracked:
             manifest, configmap = kj.render(job, run_id, testbed.id, target, config)

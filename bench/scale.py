@@ -396,10 +396,11 @@ def place_kubernetes(testbed: Any, project_id: uuid.UUID, count: int) -> None:
     """Through the Kubernetes connector as the deployer places them (render, submit)."""
     from shared.testbeds.kubernetes import render as kj
     from shared.testbeds.kubernetes.connector import KubernetesConnector
+    from shared.testbeds.kubernetes.schedule import Target
 
     connector = KubernetesConnector()
     config = connector.client(testbed).config
-    target = kj.Target("hollow-0", None, None, {}, [])
+    target = Target("hollow-0", None, None, {}, [])
 
     def submit(run_id: uuid.UUID) -> tuple[uuid.UUID, str]:
         manifest, configmap = kj.render(_sleep_job(), run_id, testbed.id, target, config)

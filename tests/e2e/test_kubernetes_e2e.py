@@ -30,6 +30,7 @@ from shared.testbeds.base import Job, Tracked
 from shared.testbeds.kubernetes import nodes as kn
 from shared.testbeds.kubernetes import render as kj
 from shared.testbeds.kubernetes.connector import KubernetesConnector
+from shared.testbeds.kubernetes.schedule import Target
 
 KUBECONFIG = os.environ.get("KUBECONFIG")
 pytestmark = pytest.mark.skipif(not KUBECONFIG, reason="set KUBECONFIG to run against a cluster")
@@ -86,7 +87,7 @@ def _run(
         job,
         run_id,
         testbed.id,
-        kj.Target.of(node.info.name, data),
+        Target.of(node.info.name, data),
         connector.client(testbed).config,
     )
     run = Tracked(run_id, connector.submit(testbed, manifest, configmap), node.info.name)

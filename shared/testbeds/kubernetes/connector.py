@@ -47,6 +47,7 @@ from shared.testbeds.kubernetes import nodes as knodes
 from shared.testbeds.kubernetes import outputs as koutputs
 from shared.testbeds.kubernetes import parse as kparse
 from shared.testbeds.kubernetes import render as kjobs
+from shared.testbeds.kubernetes import schedule as kschedule
 from shared.testbeds.kubernetes.client import (
     Client,
     KubeError,
@@ -213,7 +214,7 @@ class KubernetesConnector:
         The backend ref is `namespace/job name`; a run Kubernetes or the renderer refuses comes
         back as `error:<reason>` and the monitor ends the run with it.
         """
-        target = kjobs.Target.of(node, inventory or {})
+        target = kschedule.Target.of(node, inventory or {})
         kube = self.client(testbed)
         try:
             manifest, configmap = kjobs.render(job, run_id, testbed.id, target, kube.config)
@@ -413,12 +414,7 @@ class KubernetesConnector:
             stdout, stderr, both = kparse.demux(raw)
             wanted = koutputs.asked(pod)
             status.update(koutputs.collect(raw, wanted, status.get("exit_code")))
-        info = kparse.scheduler_info(pod, kube.config.namespace)
-        if info:
-            scheduler = dict(hwinfo.get("scheduler") or {})
-            scheduler["kind"] = scheduler.get("kind") or "kubernetes"
-            scheduler["kubernetes"] = info
-            hwinfo["scheduler"] = scheduler
+        hwinfo = kparse.with_scheduler(hwinfo, pod, kube.config.namespace)
         tail = str(status.pop("stderr_tail", "") or "").encode()
         return Collected(
             status=status,

@@ -283,6 +283,20 @@ def hwinfo_from_log(text: bytes) -> dict[str, Any]:
     return {}
 
 
+def with_scheduler(
+    hwinfo: Mapping[str, Any], pod: Mapping[str, Any] | None, namespace: str
+) -> dict[str, Any]:
+    """The probe's hwinfo with what Kubernetes says of the pod's placement (scheduler_info)
+    under `scheduler.kubernetes`; the probe's own scheduler fields are kept."""
+    info = scheduler_info(pod, namespace)
+    if not info:
+        return dict(hwinfo)
+    scheduler = dict(hwinfo.get("scheduler") or {})
+    scheduler["kind"] = scheduler.get("kind") or "kubernetes"
+    scheduler["kubernetes"] = info
+    return {**hwinfo, "scheduler": scheduler}
+
+
 def scheduler_info(pod: Mapping[str, Any] | None, namespace: str) -> dict[str, Any]:
     """What the result keeps of the pod: where it ran and what it was given."""
     if pod is None:

@@ -18,11 +18,12 @@ from shared.testbeds.base import Job, Tracked, Unreachable
 from shared.testbeds.kubernetes import render as kj
 from shared.testbeds.kubernetes.client import KubeError, kubeconfig_problem
 from shared.testbeds.kubernetes.connector import KubernetesConnector
+from shared.testbeds.kubernetes.schedule import Target
 from tests.kubeapi import KubeApi, node, stock_image_path
 
 GPU_LABELS = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
 TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
-GPU_NODE = kj.Target("gpu-1", "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu", GPU_LABELS, [TAINT])
+GPU_NODE = Target("gpu-1", "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu", GPU_LABELS, [TAINT])
 CONFIG = {"namespace": "runs", "host_image": "python:3.12-slim", "live_log_interval_s": 0.0}
 
 
@@ -66,7 +67,7 @@ def _place(
     connector: KubernetesConnector,
     testbed: Testbed,
     job: Job,
-    target: kj.Target = GPU_NODE,
+    target: Target = GPU_NODE,
     run_id: uuid.UUID | None = None,
 ) -> Tracked:
     run_id = run_id or uuid.uuid4()
@@ -160,7 +161,7 @@ def test_a_tessera_image_without_tessera_exec_fails_the_run_saying_so(
     settings: Settings, api: KubeApi
 ) -> None:
     connector, testbed = KubernetesConnector(), _testbed(api, tessera_image=NO_EXEC)
-    run = _place(connector, testbed, _job("true", hardware=parse_spec(None)), kj.Target("cpu-1"))
+    run = _place(connector, testbed, _job("true", hardware=parse_spec(None)), Target("cpu-1"))
     _until(connector, testbed, run, "ended")
     collected = connector.collect(testbed, run, 4096)
     assert collected.status["exit_code"] is None
@@ -186,7 +187,7 @@ def test_placing_twice_adopts_the_job(settings: Settings, api: KubeApi) -> None:
 def test_observe_is_two_calls_whatever_the_number_of_runs(settings: Settings, api: KubeApi) -> None:
     connector, testbed = KubernetesConnector(), _testbed(api)
     runs = [
-        _place(connector, testbed, _job("true", hardware=parse_spec(None)), kj.Target("cpu-1"))
+        _place(connector, testbed, _job("true", hardware=parse_spec(None)), Target("cpu-1"))
         for _ in range(12)
     ]
     before = connector.calls
@@ -199,9 +200,7 @@ def test_a_running_run_is_remembered_by_its_pod_name_and_collect_reads_it_afresh
     settings: Settings, api: KubeApi
 ) -> None:
     connector, testbed = KubernetesConnector(), _testbed(api)
-    run = _place(
-        connector, testbed, _job("sleep 30", hardware=parse_spec(None)), kj.Target("cpu-1")
-    )
+    run = _place(connector, testbed, _job("sleep 30", hardware=parse_spec(None)), Target("cpu-1"))
     _until(connector, testbed, run, "running")  # maybe its probe (an init container) yet
     deadline = time.monotonic() + 20
     while connector._seen[run.run_id].running_pod is None:  # the main container runs
@@ -328,7 +327,7 @@ def test_the_double_serves_watches_to_the_official_client(settings: Settings, ap
 
     connector, testbed = KubernetesConnector(), _testbed(api)
     kube = connector.client(testbed)
-    run = _place(connector, testbed, _job("true", hardware=parse_spec(None)), kj.Target("cpu-1"))
+    run = _place(connector, testbed, _job("true", hardware=parse_spec(None)), Target("cpu-1"))
     events = []
     for event in watch.Watch().stream(
         kube.core.list_namespaced_pod,

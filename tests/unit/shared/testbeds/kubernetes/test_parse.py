@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.testbeds.kubernetes.parse import scheduler_info, slim_job, slim_pod
+from shared.testbeds.kubernetes.parse import scheduler_info, slim_job, slim_pod, with_scheduler
 
 
 def test_slim_pod_keeps_what_tessera_reads() -> None:
@@ -37,3 +37,14 @@ def test_slim_pod_keeps_what_tessera_reads() -> None:
         "metadata": {"name": "j"},
         "status": {"active": 1},
     }
+
+
+def test_the_schedulers_view_joins_the_probes_hwinfo() -> None:
+    pod = {"metadata": {"name": "run-1-abcde"}, "spec": {"nodeName": "gpu-1"}, "status": {}}
+    probed = {"hostname": "gpu-1", "scheduler": {"kind": "probe-said"}}
+    joined = with_scheduler(probed, pod, "ns")
+    assert joined["scheduler"]["kind"] == "probe-said"  # the probe's own fields are kept
+    assert joined["scheduler"]["kubernetes"] == scheduler_info(pod, "ns")
+    assert probed == {"hostname": "gpu-1", "scheduler": {"kind": "probe-said"}}  # unchanged
+    assert with_scheduler({"hostname": "h"}, pod, "ns")["scheduler"]["kind"] == "kubernetes"
+    assert with_scheduler({"hostname": "h"}, None, "ns") == {"hostname": "h"}

@@ -15,6 +15,7 @@ from shared.testbeds.base import Job, RenderError
 from shared.testbeds.kubernetes import parse as kp
 from shared.testbeds.kubernetes import render as kj
 from shared.testbeds.kubernetes.config import KubernetesConfig, Toleration
+from shared.testbeds.kubernetes.schedule import Target
 
 RUN = uuid.UUID("8b9aafcc-b8c0-4c20-93c3-8a887a5e509d")
 TESTBED = uuid.UUID("11111111-2222-3333-4444-555555555555")
@@ -24,7 +25,7 @@ CONFIG = KubernetesConfig(
     image_pull_secret="regcred",
     tolerations=[Toleration(key="dedicated", operator="Equal", value="ml", effect="NoSchedule")],
 )
-GPU_NODE = kj.Target(
+GPU_NODE = Target(
     node="gke-ml-a3-h100-pool-5d1e2f3a-7k2x",
     gpu_label_value="NVIDIA-H100-80GB-HBM3",
     gpu_resource="nvidia.com/gpu",
@@ -154,7 +155,7 @@ def test_the_command_is_given_as_it_is() -> None:
     ]
     with pytest.raises(RenderError, match="no command"):
         kj.command_of(_job(script=None, argv=[]))
-    cpu_only = kj.render(_job(hardware=parse_spec(None)), RUN, TESTBED, kj.Target("n1"), CONFIG)
+    cpu_only = kj.render(_job(hardware=parse_spec(None)), RUN, TESTBED, Target("n1"), CONFIG)
     assert "env" not in cpu_only[0]["spec"]["template"]["spec"]["initContainers"][0]
     other = KubernetesConfig(host_image="alpine:3", tessera_image="registry.example:5000/t:2")
     init = kj.render(_job(), RUN, TESTBED, GPU_NODE, other)[0]["spec"]["template"]["spec"]
@@ -177,7 +178,7 @@ def test_cpu_flags_arch_and_labels_become_selectors() -> None:
             {"cpu": {"flags": ["avx512f", "sse4_2"], "arch": "aarch64"}, "labels": {"zone": "a"}}
         )
     )
-    node = kj.Target(
+    node = Target(
         node="n1",
         labels={
             "feature.node.kubernetes.io/cpu-cpuid.AVX512F": "true",
@@ -217,7 +218,7 @@ def test_cpu_flags_arch_and_labels_become_selectors() -> None:
         (_job(files=[("../x", b"", False)]), GPU_NODE, CONFIG, "leaves the run's folder"),
         (_job(env={"BAD NAME": "x"}), GPU_NODE, CONFIG, "not valid in a container"),
         (_job(hardware=parse_spec({"accelerators": ["fpga:xilinx:1"]})), GPU_NODE, CONFIG, "fpga"),
-        (_job(), kj.Target(node="Bad_Node"), CONFIG, "not a Kubernetes node name"),
+        (_job(), Target(node="Bad_Node"), CONFIG, "not a Kubernetes node name"),
         (
             _job(files=[("big.bin", b"x" * (1024 * 1024), False)]),
             GPU_NODE,
@@ -227,7 +228,7 @@ def test_cpu_flags_arch_and_labels_become_selectors() -> None:
     ],
 )
 def test_what_cannot_be_rendered_safely_is_refused(
-    job: Job, target: kj.Target, config: KubernetesConfig, words: str
+    job: Job, target: Target, config: KubernetesConfig, words: str
 ) -> None:
     with pytest.raises(RenderError, match=words):
         kj.render(job, RUN, TESTBED, target, config)
