@@ -27,7 +27,8 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import Run, Workflow, WorkflowOutput, WorkflowTask
-from shared.placement import Candidate, Load
+from shared.placement import Candidate
+from shared.ranking import Load
 from shared.store import ArtifactStore
 from shared.workflow_spec import WorkflowSpec
 

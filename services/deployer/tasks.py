@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services import worker
-from shared import attempts, hardware, placement, testbeds, workflow_data
+from shared import attempts, hardware, placement, ranking, testbeds, workflow_data
 from shared.applications import jobs as app_jobs
 from shared.applications import settle
 from shared.celery_app import celery_app, send
@@ -187,7 +187,7 @@ class _Option:
     spec: HardwareSpec
     ranked: list[placement.Candidate]
     held: placement.Held
-    load: placement.Load
+    load: ranking.Load
     busy: str | None
 
 
@@ -226,8 +226,8 @@ def _choose(session: Session, run: Run, plan: Placement) -> Chosen | Waiting | s
     inventory = session.execute(
         select(Node.inventory).where(Node.testbed_id == testbed.id, Node.name == node.node.name)
     ).scalar_one_or_none()
-    given = placement.grant(node, best.spec, best.held)
-    why = placement.explain(best.ranked, best.spec.accelerators, best.held, best.load)
+    given = ranking.grant(node, best.spec, best.held)
+    why = ranking.explain(best.ranked, best.spec.accelerators, best.held, best.load)
     why["held"] = hardware.to_dict(HardwareSpec(accelerators=given.accelerators))
     if len(options) > 1 or plan.job.hardware.choices:
         why["alternative"] = {"number": best.number, "hardware": hardware.to_dict(best.spec)}
@@ -258,7 +258,7 @@ def _option(
     wanted = spec.accelerators
     nodes = [(c.testbed, c.node.name) for c in found]
     held: placement.Held = {}
-    load = placement.NO_LOAD
+    load = ranking.NO_LOAD
     busy = None
     if len(found) > 1 or wanted:
         # What Tessera's runs hold matters on nodes with accelerators only: a run that asks for
@@ -272,17 +272,17 @@ def _option(
             if counted
             else {}
         )
-        load = placement.load_of(session.execute(placement.load_query({t for t, _ in nodes})))
-        found = placement.rank(found, wanted, held, load)
+        load = ranking.load_of(session.execute(ranking.load_query({t for t, _ in nodes})))
+        found = ranking.rank(found, wanted, held, load)
         if plan.workflow:  # a workflow's copy: where it can start soonest
             found = workflow_data.soonest(found, load, plan.job.cpu)
-        busy = placement.busy(found, wanted, held)
+        busy = ranking.busy(found, wanted, held)
     return _Option(number, spec, found, held, load, busy)
 
 
 def _spare(option: _Option) -> int:
     """How many devices the option's best node has free beyond what it asks."""
-    return placement.spare(option.ranked[0], option.spec.accelerators, option.held)
+    return ranking.spare(option.ranked[0], option.spec.accelerators, option.held)
 
 
 def _turn(session: Session, run: Run) -> str | None:

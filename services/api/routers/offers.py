@@ -20,7 +20,7 @@ from services.api.schemas import (
     Offers,
     RuledOut,
 )
-from shared import hardware, placement
+from shared import hardware, placement, ranking
 from shared.db.models import Node, Testbed
 
 router = APIRouter(
@@ -98,14 +98,14 @@ async def offers(session: SessionDep, request: OfferRequest) -> Offers:
             ruled_out.append(RuledOut(testbed=name, node=node.name, reason=why))
     nodes = [(c.testbed, c.node.name) for c in fits]
     held = placement.held_by_node(await session.execute(placement.active_requests(nodes)))
-    load = placement.load_of(await session.execute(placement.load_query({t for t, _ in nodes})))
-    ranked = placement.rank(fits, wanted, held, load)
+    load = ranking.load_of(await session.execute(ranking.load_query({t for t, _ in nodes})))
+    ranked = ranking.rank(fits, wanted, held, load)
     items = []
     for rank, candidate in enumerate(ranked, start=1):
         where = (candidate.testbed, candidate.node.name)
         row = stored[where]
         free = placement.free_devices(candidate.node, held.get(where, ()), candidate.others)
-        offered = placement.explain([candidate], wanted, held, load)["chosen"]
+        offered = ranking.explain([candidate], wanted, held, load)["chosen"]
         items.append(
             Offer(
                 rank=rank,
@@ -125,7 +125,7 @@ async def offers(session: SessionDep, request: OfferRequest) -> Offers:
                 **_prices(row.inventory),
             )
         )
-    waiting = placement.busy(ranked, wanted, held)
+    waiting = ranking.busy(ranked, wanted, held)
     return Offers(
         hardware=hardware.to_dict(spec),
         offers=items,

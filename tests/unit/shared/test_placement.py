@@ -1,11 +1,13 @@
-"""Placement: feasibility's order among the nodes that fit, and what the active runs hold."""
+"""Placement and ranking (shared/placement.py, shared/ranking.py): what the active runs hold,
+what is free, and the order among the nodes that fit (the tests use both: a rank is checked
+against the free counts)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from shared import hardware, inventory, placement
+from shared import hardware, inventory, placement, ranking
 from shared.schemas import InspectionSpec
 
 TESTBED = uuid.uuid4()
@@ -38,14 +40,14 @@ def test_gpu_runs_go_where_gpus_are_free_most_first() -> None:
     nodes = [_node("a", 4), _node("b", 8), _node("c", 4)]
     held = {("cluster", "b"): list(hardware.parse_spec("H100:7").accelerators)}
     # a and c have 4 free, b only 1 (short of 2): b last; a before c (inventory order)
-    assert _names(placement.rank(nodes, wanted, held)) == ["a", "c", "b"]
+    assert _names(ranking.rank(nodes, wanted, held)) == ["a", "c", "b"]
     held_a = {("cluster", "a"): list(hardware.parse_spec("H100:1").accelerators)}
-    assert _names(placement.rank(nodes, wanted, held_a)) == ["b", "c", "a"]
+    assert _names(ranking.rank(nodes, wanted, held_a)) == ["b", "c", "a"]
 
 
 def test_runs_without_accelerators_keep_off_gpu_nodes() -> None:
     nodes = [_node("gpu-1", 8), _node("cpu-1"), _node("gpu-2", 2)]
-    assert _names(placement.rank(nodes, (), {})) == ["cpu-1", "gpu-2", "gpu-1"]
+    assert _names(ranking.rank(nodes, (), {})) == ["cpu-1", "gpu-2", "gpu-1"]
 
 
 def _on(testbed: str, name: str, gpus: int = 0) -> placement.Candidate:
@@ -57,23 +59,23 @@ def _on(testbed: str, name: str, gpus: int = 0) -> placement.Candidate:
 def test_across_testbeds_the_shortest_queue_then_the_least_busy_node_goes_first() -> None:
     nodes = [_on("busy", "a", 2), _on("idle", "b", 2), _on("idle", "c", 2)]
     wanted = hardware.parse_spec("H100:1").accelerators
-    load = placement.load_of(
+    load = ranking.load_of(
         [("busy", "a", "placed", 3), ("idle", "b", "running", 2), ("idle", "c", "running", 1)]
     )
     assert load.queued == {"busy": 3} and load.active[("idle", "b")] == 2
-    assert _names(placement.rank(nodes, wanted, {}, load)) == ["c", "b", "a"]
+    assert _names(ranking.rank(nodes, wanted, {}, load)) == ["c", "b", "a"]
     # free devices come before the queue: a node short of GPUs is last, however idle
     held = {("idle", "c"): list(hardware.parse_spec("H100:2").accelerators)}
-    assert _names(placement.rank(nodes, wanted, held, load)) == ["b", "a", "c"]
+    assert _names(ranking.rank(nodes, wanted, held, load)) == ["b", "a", "c"]
     # and a run that asks for none: the queue decides among equal nodes
-    assert _names(placement.rank(nodes, (), {}, load)) == ["c", "b", "a"]
+    assert _names(ranking.rank(nodes, (), {}, load)) == ["c", "b", "a"]
 
 
 def test_the_choice_is_explained() -> None:
     nodes = [_on("idle", "b", 2), _on("busy", "a", 2)]
     wanted = hardware.parse_spec("H100:1").accelerators
-    load = placement.load_of([("busy", "a", "placed", 3)])
-    why = placement.explain(nodes, wanted, {}, load)
+    load = ranking.load_of([("busy", "a", "placed", 3)])
+    why = ranking.explain(nodes, wanted, {}, load)
     assert why["fitting_nodes"] == 2
     assert why["chosen"] == {
         "testbed": "idle", "node": "b", "free_devices": [2], "short": 0, "queued": 0, "active": 0
@@ -88,7 +90,7 @@ def test_only_devices_of_the_requested_model_count_as_free() -> None:
         ("cluster", "busy"): list(hardware.parse_spec("A100:1").accelerators),
         ("cluster", "idle"): list(hardware.parse_spec("H100:1").accelerators),  # not its model
     }
-    ranked = placement.rank(nodes, wanted, held)
+    ranked = ranking.rank(nodes, wanted, held)
     assert _names(ranked) == ["idle", "busy"]
     assert placement.free_devices(ranked[1].node, held[("cluster", "busy")]) == [0]
     assert placement.free_devices(ranked[0].node, held[("cluster", "idle")]) == [1]
@@ -141,11 +143,11 @@ def test_the_memory_asked_decides_which_device_a_run_holds() -> None:
     small = hardware.parse_spec("nvidia:A100:..40GiB:1").accelerators
     busy = _stored(A100_40GB, name="busy")
     held: placement.Held = {("cluster", "busy"): small, ("cluster", "mixed"): [big]}
-    ranked = placement.rank([_candidate(busy), _candidate(mixed)], small, held)
+    ranked = ranking.rank([_candidate(busy), _candidate(mixed)], small, held)
     assert [c.node.name for c in ranked] == ["mixed", "busy"]
     # A second 80GB run goes where an 80GB A100 is free; the 40GB one never counts for it.
     other = _stored(A100_80GB, name="other")
-    ranked = placement.rank([_candidate(mixed), _candidate(other)], [big], held)
+    ranked = ranking.rank([_candidate(mixed), _candidate(other)], [big], held)
     assert [c.node.name for c in ranked] == ["other", "mixed"]
     assert placement.free_devices(mixed, [big, big]) == [1, 0]
 
@@ -174,22 +176,22 @@ def test_devices_other_work_holds_are_not_free() -> None:
 def test_a_run_waits_when_every_node_that_fits_is_held() -> None:
     wanted = hardware.parse_spec("H100:2").accelerators
     busy = [_shared("vm", 1)]
-    reason = placement.busy(placement.rank(busy, wanted, {}), wanted, {})
+    reason = ranking.busy(ranking.rank(busy, wanted, {}), wanted, {})
     assert reason == (
         "waiting for free accelerators: cluster/vm, the one node that fits, has 1 of the 2 "
         "asked free now; placement is retried"
     )
-    two = placement.rank([_shared("a", 2), _shared("b", 1)], wanted, {})
+    two = ranking.rank([_shared("a", 2), _shared("b", 1)], wanted, {})
     assert [c.node.name for c in two] == ["b", "a"]
-    assert "none of the 2 nodes that fit" in (placement.busy(two, wanted, {}) or "")
+    assert "none of the 2 nodes that fit" in (ranking.busy(two, wanted, {}) or "")
     # Another node has both free: it goes first and nothing waits.
-    ranked = placement.rank([_shared("a", 1), _shared("b", 0)], wanted, {})
+    ranked = ranking.rank([_shared("a", 1), _shared("b", 0)], wanted, {})
     assert [c.node.name for c in ranked] == ["b", "a"]
-    assert placement.busy(ranked, wanted, {}) is None
+    assert ranking.busy(ranked, wanted, {}) is None
     # Tessera's own placed run holds the rest of b.
     held = {("cluster", "b"): list(hardware.parse_spec("H100:1").accelerators)}
-    assert placement.busy(placement.rank(ranked, wanted, held), wanted, held) is not None
-    assert placement.busy(ranked, (), held) is None  # a run without accelerators never waits
+    assert ranking.busy(ranking.rank(ranked, wanted, held), wanted, held) is not None
+    assert ranking.busy(ranked, (), held) is None  # a run without accelerators never waits
 
 
 def test_candidates_read_what_others_hold_from_the_inventory() -> None:

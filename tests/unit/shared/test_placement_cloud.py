@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from shared import hardware, placement
+from shared import hardware, placement, ranking
 
 A10G = hardware.NodeAccelerator("gpu", "nvidia", "A10G", 24 * 2**30, 1)
 
@@ -36,18 +36,18 @@ def test_cloud_offers_rank_by_price_and_are_never_busy() -> None:
     ]
     # a run already on g5.xlarge holds nothing of the next one's instance: no held entry
     held: placement.Held = {}
-    ranked = placement.rank(offers, wanted, held)
+    ranked = ranking.rank(offers, wanted, held)
     assert [c.node.name for c in ranked] == ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"]
-    assert placement.busy(ranked, wanted, held) is None
+    assert ranking.busy(ranked, wanted, held) is None
 
 
 def test_owned_hardware_with_room_goes_before_paid_instances() -> None:
     wanted = hardware.parse_spec("A10G:1").accelerators
     owned = _owned("box")
-    ranked = placement.rank([_offer("g5.xlarge", 1.0), owned], wanted, {})
+    ranked = ranking.rank([_offer("g5.xlarge", 1.0), owned], wanted, {})
     assert ranked[0] is owned
     full = {("lab", "box"): list(hardware.parse_spec("A10G:2").accelerators)}
-    ranked = placement.rank([owned, _offer("g5.xlarge", 1.0)], wanted, full)
+    ranked = ranking.rank([owned, _offer("g5.xlarge", 1.0)], wanted, full)
     assert ranked[0].kind == "ec2"  # the lab box is full: the cloud takes it
 
 

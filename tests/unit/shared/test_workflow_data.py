@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from shared import hardware, placement, workflow_data
+from shared import hardware, placement, ranking, workflow_data
 
 
 def _candidate(testbed: str, cores: int, gpus: int = 0) -> placement.Candidate:
@@ -33,13 +33,13 @@ def _order(found: list[placement.Candidate]) -> list[str]:
 def test_a_full_node_goes_after_one_with_a_core_free() -> None:
     local, slurm, ssh = _candidate("local", 2), _candidate("slurm", 4, gpus=2), _candidate("ssh", 2)
     ranked = [local, ssh, slurm]  # the general ranking: nodes without GPUs first
-    idle = placement.Load({}, {})
+    idle = ranking.Load({}, {})
     assert _order(workflow_data.soonest(ranked, idle, None)) == ["slurm", "local", "ssh"]
-    busy_local = placement.Load({}, {("local", "n"): 2})
+    busy_local = ranking.Load({}, {("local", "n"): 2})
     assert _order(workflow_data.soonest(ranked, busy_local, None))[-1] == "local"
     # every node full: the shortest queue first
-    full = placement.Load({"slurm": 3}, {("local", "n"): 2, ("ssh", "n"): 2, ("slurm", "n"): 9})
+    full = ranking.Load({"slurm": 3}, {("local", "n"): 2, ("ssh", "n"): 2, ("slurm", "n"): 9})
     assert _order(workflow_data.soonest(ranked, full, None))[-1] == "slurm"
     # a copy asking 2 cores does not fit where one is free
-    one_free = placement.Load({}, {("local", "n"): 1, ("ssh", "n"): 0, ("slurm", "n"): 3})
+    one_free = ranking.Load({}, {("local", "n"): 1, ("ssh", "n"): 0, ("slurm", "n"): 3})
     assert _order(workflow_data.soonest(ranked, one_free, 2.0))[0] == "ssh"
