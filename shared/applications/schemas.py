@@ -170,36 +170,3 @@ def narrowed(default: dict[str, Any], given: dict[str, Any] | None) -> dict[str,
     if default.get("accelerators") and not given.get("accelerators"):
         merged["accelerators"] = default["accelerators"]
     return merged
-
-
-APPLICATION_EXAMPLES: dict[str, Any] = {
-    "application": {
-        "summary": "An application, before its source",
-        "value": {"name": "stencil", "description": "A 3-D stencil in C"},
-    }
-}
-BUILD_EXAMPLES: dict[str, Any] = {
-    "configurations": {
-        "summary": "The same source for AVX2 nodes, any node, and an H100",
-        "value": {
-            "configurations": [
-                {
-                    "name": "avx2",
-                    "hardware": {"cpu": {"flags": ["avx2"]}},
-                    "build_script": ["make", "CFLAGS=-O2 -march=x86-64-v3"],
-                    "artifacts": ["bin/*"],
-                },
-                {"name": "generic", "build_script": ["make"], "artifacts": ["bin/*"]},
-                {
-                    "name": "h100",
-                    "hardware": "H100:1",
-                    "build_script": "nvcc -arch=sm_90 -o bin/app app.cu\n",
-                    "artifacts": ["bin/app"],
-                },
-            ]
-        },
-    }
-}
-DRAIN_EXAMPLES: dict[str, Any] = {
-    "drain": {"summary": "Before maintenance", "value": {"reason": "firmware update"}}
-}

@@ -31,13 +31,12 @@ from services.api.errors import (
     Unprocessable,
     responses,
 )
+from services.api.examples import APPLICATION_EXAMPLES, BUILD_EXAMPLES
 from services.api.routers.common import TOO_LARGE
 from services.api.routers.common import store as store_of
 from services.api.schemas import Out
 from shared.applications import archive, settle
 from shared.applications.schemas import (
-    APPLICATION_EXAMPLES,
-    BUILD_EXAMPLES,
     ApplicationCreate,
     BuildRequest,
 )

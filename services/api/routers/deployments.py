@@ -10,9 +10,9 @@ from fastapi import APIRouter, Body, Query, Request
 from services.api import applications, service
 from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
+from services.api.examples import DEPLOYMENT_EXAMPLES
 from services.api.routers.common import TOO_LARGE, add_common_routes
 from services.api.schemas import (
-    DEPLOYMENT_EXAMPLES,
     DeploymentCreated,
     DeploymentOut,
     DeploymentPage,

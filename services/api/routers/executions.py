@@ -21,9 +21,10 @@ from services.api.errors import (
     Unprocessable,
     responses,
 )
+from services.api.examples import DRAIN_EXAMPLES
 from services.api.routers.common import store as store_of
 from services.api.schemas import Out
-from shared.applications.schemas import DRAIN_EXAMPLES, NodeDrain
+from shared.applications.schemas import NodeDrain
 from shared.db.models import Deployment, Node, Run, Testbed, utcnow
 from shared.states import RUN_TERMINAL
 from shared.store import ArtifactStore, run_log_key, run_result_key

@@ -11,9 +11,9 @@ from fastapi.responses import PlainTextResponse, Response
 from services.api import logstream, scripts, service
 from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
+from services.api.examples import INSPECTION_EXAMPLES
 from services.api.routers.common import TOO_LARGE, add_common_routes
 from services.api.schemas import (
-    INSPECTION_EXAMPLES,
     BuildOut,
     InspectionCreated,
     InspectionOut,

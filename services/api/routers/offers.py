@@ -12,8 +12,8 @@ from sqlalchemy.orm import load_only
 
 from services.api.deps import PrincipalDep, SessionDep
 from services.api.errors import Unauthorized, Unavailable, Unprocessable, responses
+from services.api.examples import OFFER_EXAMPLES
 from services.api.schemas import (
-    OFFER_EXAMPLES,
     Accelerator,
     Offer,
     OfferRequest,

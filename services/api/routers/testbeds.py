@@ -22,9 +22,9 @@ from services.api.errors import (
     Unprocessable,
     responses,
 )
+from services.api.examples import TESTBED_EXAMPLES
 from services.api.routers.common import TOO_LARGE
 from services.api.schemas import (
-    TESTBED_EXAMPLES,
     Accepted,
     TestbedCreate,
     TestbedList,

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from services.api import service, timeline_svg, workflow_views
 from services.api.deps import PrincipalDep, SessionDep, UnitOfWork
 from services.api.errors import NotFound, Unauthorized, Unavailable, Unprocessable, responses
+from services.api.examples import WORKFLOW_EXAMPLES
 from services.api.routers.common import TOO_LARGE
 from services.api.workflow_views import (
     TaskCopyPage,
@@ -34,35 +35,6 @@ SVG: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An SVG picture.",
         "content": {"image/svg+xml": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
-MAP = ["sh", "-c", "echo $TESSERA_TASK_INDEX > part-$TESSERA_TASK_INDEX.txt"]
-WORKFLOW_EXAMPLES: dict[str, Any] = {
-    "map-reduce": {
-        "summary": "12 map copies spread over three testbeds, one reduce reading their parts",
-        "value": {
-            "name": "skeleton",
-            "testbeds": ["local", "slurm", "ssh-lab"],
-            "retry": {"attempts": 2},
-            "max_parallel": 8,
-            "stages": [
-                {
-                    "name": "map",
-                    "tasks": [{"name": "part", "count": 12, "command": MAP, "outputs": ["part-*"]}],
-                },
-                {
-                    "name": "reduce",
-                    "depends_on": ["map"],
-                    "tasks": [
-                        {
-                            "name": "sum",
-                            "command": ["sh", "-c", "cat parts/part-* | paste -sd+ | bc"],
-                            "inputs": [{"from": "map/part", "path": "parts"}],
-                        }
-                    ],
-                },
-            ],
-        },
     }
 }
 
