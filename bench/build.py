@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from services.builder import image, lease  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.environment import environment_digest  # noqa: E402
-from shared.schemas import InspectionSpec  # noqa: E402
+from shared.specs import InspectionSpec  # noqa: E402
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from shared.config import get_settings
 from shared.db.models import Deployment, Inspection, Run, RunAttempt, utcnow
 from shared.lifecycle import cas_run
-from shared.schemas import DeploymentSpec, InspectionSpec, Retry, default_retry
+from shared.schemas import Retry, default_retry
+from shared.specs import DeploymentSpec, InspectionSpec
 
 # The states an attempt ends in; "superseded": re-placed while its host did not answer, and
 # stopped (fenced) when the host answered again.

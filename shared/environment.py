@@ -13,7 +13,8 @@ from shared.python_env import (
     requirements_from_pipfile,
     requirements_from_txt,
 )
-from shared.schemas import HOST_BASE, InspectionSpec
+from shared.schemas import HOST_BASE
+from shared.specs import InspectionSpec
 
 # Bump when the way an environment is built changes: old artifacts stop matching.
 # 2: image recipes (services/builder/recipe.py); files and variables are baked into images.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import load_only
 from shared import hardware
 from shared.db.models import Deployment, Inspection, Node, Run, RunAttempt, Testbed
 from shared.inventory import held_by_others, node_from_json
-from shared.schemas import DeploymentSpec, InspectionSpec
+from shared.specs import DeploymentSpec, InspectionSpec
 
 # Runtimes that can run an OCI image on a node ("kubernetes" for nodes of a cluster).
 IMAGE_RUNTIMES = frozenset(

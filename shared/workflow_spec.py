@@ -18,16 +18,8 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from pydantic_core import PydanticCustomError
 
 from shared.config import get_settings
-from shared.schemas import (
-    DeploymentSpec,
-    InspectionSpec,
-    Requests,
-    Retry,
-    RetryOn,
-    Strict,
-    check_identifier,
-    check_testbed_name,
-)
+from shared.schemas import Requests, Retry, RetryOn, Strict, check_identifier, check_testbed_name
+from shared.specs import DeploymentSpec, InspectionSpec
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _GLOB = re.compile(r"^[A-Za-z0-9._*?\[\]/-]{1,255}$")

@@ -31,7 +31,8 @@ from shared.applications.schemas import BuildConfiguration
 from shared.applications.settle import BUILD_OF
 from shared.config import Settings
 from shared.db.models import Application, Deployment, Executable, Node, Run, utcnow
-from shared.schemas import DeploymentSpec, Requests
+from shared.schemas import Requests
+from shared.specs import DeploymentSpec
 from shared.states import RUN_TERMINAL
 from shared.store import ArtifactStore
 

@@ -11,7 +11,7 @@ import httpx
 
 from services.api.errors import Unprocessable
 from shared.config import get_settings
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 FIELD = "script"
 TIMEOUT_S = 10.0

@@ -21,7 +21,8 @@ from services.api.submit import SubmitRows, deployment_rows, inspection_rows
 from shared import hardware, placement
 from shared.db.models import Build, Deployment, Inspection, Run, Testbed, utcnow
 from shared.environment import environment_digest
-from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec
+from shared.schemas import HOST_BASE
+from shared.specs import DeploymentSpec, InspectionSpec
 from shared.states import BUILD_TERMINAL, REQUEST_TERMINAL, RUN_TERMINAL
 
 Parent = TypeVar("Parent", bound=Inspection | Deployment)

@@ -23,7 +23,7 @@ from services.builder.native import BuildFailed
 from services.builder.registry import RegistryClient, RegistryConfig, RegistryError
 from shared import hwinfo
 from shared.config import Settings
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 # (spec hash, timeout, on_wait) -> the lease held while building that hash
 Lease = Callable[[str, float, Callable[[], None]], AbstractContextManager[None]]

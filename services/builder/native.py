@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shared.environment import LockInstall, lock_install, python_requirements
 from shared.python_env import parse_pipfile
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 COMPLETE = ".tessera-complete"
 

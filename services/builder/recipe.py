@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.environment import RECIPE_VERSION, lock_install, python_requirements
-from shared.schemas import HOST_BASE, InspectionSpec, check_image
+from shared.schemas import HOST_BASE, check_image
+from shared.specs import InspectionSpec
 
 # The non-root user runs are made as; a fixed uid so run folders can be shared with it.
 RUN_UID = 10001

@@ -16,7 +16,7 @@ from shared.celery_app import celery_app, send
 from shared.config import get_settings
 from shared.db.models import Build, Inspection, Run, utcnow
 from shared.lifecycle import cas_build, refresh_parent
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 from shared.store import StreamingLog, build_log_key
 
 log = logging.getLogger(__name__)

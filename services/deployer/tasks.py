@@ -23,7 +23,8 @@ from shared.environment import python_requirements
 from shared.hardware import HardwareSpec
 from shared.hardware.spec import options as hardware_options
 from shared.lifecycle import TURN, cas_run, refresh_parent
-from shared.schemas import HOST_BASE, DeploymentSpec, InspectionSpec, Requests
+from shared.schemas import HOST_BASE, Requests
+from shared.specs import DeploymentSpec, InspectionSpec
 from shared.states import RUN_TERMINAL
 from shared.testbeds.base import Job, NoCapacity, Tracked
 

@@ -13,7 +13,7 @@ from shared import hardware
 from shared.schemas import (
     HOST_BASE,
     Strict,
-    _check_environment,
+    check_environment,
     check_image,
     check_testbed_name,
 )
@@ -59,7 +59,7 @@ class BuildConfiguration(Strict):
     testbed: str | None = None
 
     _testbed = field_validator("testbed")(check_testbed_name)
-    _environment = field_validator("environment")(_check_environment)
+    _environment = field_validator("environment")(check_environment)
 
     @field_validator("name")
     @classmethod

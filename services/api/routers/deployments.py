@@ -18,7 +18,7 @@ from services.api.schemas import (
     DeploymentPage,
 )
 from shared.db.models import Deployment
-from shared.schemas import DeploymentSpec
+from shared.specs import DeploymentSpec
 
 router = APIRouter(
     prefix="/deployments",

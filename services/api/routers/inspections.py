@@ -20,7 +20,7 @@ from services.api.schemas import (
     InspectionPage,
 )
 from shared.db.models import Build, Inspection
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 from shared.store import build_log_key
 
 router = APIRouter(

@@ -21,8 +21,8 @@ from services.api.web.pages import parse_id
 from services.api.web.render import page, secured
 from services.api.web.session import AdminViewerDep, Missing, ViewerDep
 from shared.db.models import Testbed
-from shared.schemas import InspectionSpec
 from shared.security import hash_token
+from shared.specs import InspectionSpec
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=2_000_000)]

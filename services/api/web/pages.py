@@ -20,7 +20,7 @@ from services.api.web import queries, views
 from services.api.web.render import page, secured
 from services.api.web.session import AdminViewerDep, Missing, ViewerDep
 from shared.db.models import Deployment, Inspection
-from shared.schemas import DeploymentSpec, InspectionSpec
+from shared.specs import DeploymentSpec, InspectionSpec
 from shared.store import build_log_key
 
 router = APIRouter(include_in_schema=False)

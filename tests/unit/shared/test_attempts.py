@@ -13,7 +13,8 @@ from shared import attempts
 from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.db.models import Deployment, Project, Run, Testbed, utcnow
-from shared.schemas import DeploymentSpec, InspectionSpec, Retry
+from shared.schemas import Retry
+from shared.specs import DeploymentSpec, InspectionSpec
 
 
 def test_the_first_attempt_is_known_by_the_run_id_and_the_others_apart() -> None:

@@ -19,7 +19,7 @@ from shared.db.migrate import upgrade
 from shared.db.models import Build, Deployment, Inspection, Node, Project, Run, utcnow
 from shared.db.session import process_sessions, unit_of_work
 from shared.metrics_state import StateCollector, accelerator_model
-from shared.schemas import DeploymentSpec, InspectionSpec
+from shared.specs import DeploymentSpec, InspectionSpec
 
 H100 = {"kind": "gpu", "vendor": "nvidia", "model": "H100", "memory_bytes": 80 << 30, "count": 8}
 A100 = {"kind": "gpu", "vendor": "nvidia", "model": "A100", "memory_bytes": 40 << 30, "count": 4}

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from shared import hardware, inventory, placement, ranking
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 TESTBED = uuid.uuid4()
 

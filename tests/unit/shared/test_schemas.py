@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.schemas import DeploymentSpec
+from shared.specs import DeploymentSpec
 
 
 def test_slurm_options_are_names_only() -> None:

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from shared.config import Settings
 from shared.python_env import pipfile_hash
-from shared.schemas import InspectionSpec
 from shared.spec_python import environment_list
+from shared.specs import InspectionSpec
 from tests.conftest import reset_settings
 
 AMUN = Path(__file__).parents[2] / "fixtures" / "amun" / "inspection-rhtf-conv2d-specification.json"

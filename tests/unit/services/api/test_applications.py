@@ -5,7 +5,7 @@ import uuid
 from services.api import applications as apps
 from shared.applications.schemas import BuildConfiguration
 from shared.config import Settings
-from shared.schemas import DeploymentSpec
+from shared.specs import DeploymentSpec
 
 
 def test_a_refusal_names_the_entry() -> None:

@@ -12,7 +12,7 @@ from services.api import examples
 from services.api import schemas as api
 from shared.applications.schemas import ApplicationCreate, BuildRequest, NodeDrain
 from shared.config import Settings
-from shared.schemas import DeploymentSpec, InspectionSpec
+from shared.specs import DeploymentSpec, InspectionSpec
 from shared.workflow_spec import WorkflowSpec
 
 BODIES: list[tuple[dict[str, Any], type[BaseModel]]] = [

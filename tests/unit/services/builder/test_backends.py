@@ -15,7 +15,7 @@ from services.builder import backends, image, lease
 from services.builder.native import BuildFailed
 from services.builder.registry import RegistryClient, RegistryConfig, RegistryError
 from shared.config import Settings
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 HASH = "c" * 64
 # Explicit: the integration stack exports TESSERA_* variables while a whole suite runs.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.builder.native import BuildFailed, interpreter, required_python
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 
 def _spec(version: str) -> InspectionSpec:

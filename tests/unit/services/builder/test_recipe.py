@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from services.builder import recipe
 from shared.environment import RECIPE_VERSION, environment_digest
 from shared.python_env import parse_pipfile, pipfile_hash
-from shared.schemas import InspectionSpec
+from shared.specs import InspectionSpec
 
 BASE = "127.0.0.1:5000/debian:bookworm"
 HASH = "a" * 64

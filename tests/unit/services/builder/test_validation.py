@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from shared.config import get_settings
 from shared.environment import python_requirements
 from shared.python_env import requirements_from_txt
-from shared.schemas import InspectionSpec, check_native_package
+from shared.schemas import check_native_package
+from shared.specs import InspectionSpec
 
 BASE = "127.0.0.1:5000/debian:bookworm"
 

@@ -11,7 +11,7 @@ from tessera_client.models import InspectionSpec
 from services.api.routers.nodes import free_counts
 from services.cli.user import commands, config, specs
 from shared import hardware, inventory
-from shared.schemas import InspectionSpec as ServerInspectionSpec
+from shared.specs import InspectionSpec as ServerInspectionSpec
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 

@@ -29,7 +29,8 @@ from shared.hardware import (
     parse_spec,
 )
 from shared.hardware.models import nominal_memory
-from shared.schemas import InspectionSpec, Requests
+from shared.schemas import Requests
+from shared.specs import InspectionSpec
 
 GB, GiB, MiB = 10**9, 2**30, 2**20
 INF = math.inf
