@@ -128,7 +128,8 @@ class SlurmConnector:
             reports = self._discover(testbed, target, probed)
         except ssh.SshError as error:
             log.warning("testbed %s offline: %s", testbed.name, error)
-            return Discovery(offline=str(error))
+            # The reason a poll's call gives too (_guard): a recheck does not change its words.
+            return Discovery(offline=f"unreachable: {error}")
         seen = self.ssh.seen_host_keys.get(target)
         pins = {"host_key": seen} if seen and not testbed.config.get("host_key") else {}
         return Discovery(tuple(reports), missing="no longer reported by SLURM", pins=pins)
